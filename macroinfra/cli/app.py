@@ -1,0 +1,71 @@
+"""The root command: global options, the error-to-exit-code mapping, and the command list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from macroinfra import __version__
+from macroinfra.cli import config, migrate, stack
+from macroinfra.cli.context import App
+from macroinfra.errors import MacroinfraError
+
+
+class Group(TyperGroup):
+    """Maps the one exception family to a message and an exit code, for every command."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MacroinfraError as exc:
+            from macroinfra.cli import render
+
+            render.error(exc)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    name="macroinfra",
+    cls=Group,
+    help="Run and trust a macro-trading research data stack.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # never print locals: they hold passwords
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"macroinfra {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file",
+            envvar="MACROINFRA_ENV_FILE",
+            help="The .env file to read (default: ./.env).",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Run and trust a macro-trading research data stack."""
+    ctx.obj = App(env_file)
+    ctx.call_on_close(ctx.obj.close)
+
+
+app.add_typer(config.app, name="config")
+app.add_typer(migrate.app, name="migrate")
+stack.register(app)

@@ -1,0 +1,61 @@
+"""The per-invocation application object, built in the root callback and kept in ctx.obj.
+
+Heavy parts (settings, database, cache) are created on first use, so `--help` touches nothing;
+whatever was opened is closed once, when the command ends.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from macroinfra.cache import Cache
+    from macroinfra.db import Database
+    from macroinfra.settings import Settings
+
+
+class App:
+    def __init__(self, env_file: Path | None) -> None:
+        self.env_file = env_file
+        self.overrides: dict[str, Any] = {}
+
+    def override(self, **values: Any) -> None:
+        """CLI flags that override settings; must be called before `settings` is first read."""
+        assert "settings" not in self.__dict__, "settings already loaded"
+        self.overrides.update({k: v for k, v in values.items() if v is not None})
+
+    @cached_property
+    def settings(self) -> Settings:
+        from macroinfra.settings import load_settings
+
+        return load_settings(self.env_file, **self.overrides)
+
+    @cached_property
+    def db(self) -> Database:
+        from macroinfra.db import Database
+
+        return Database(self.settings)
+
+    @cached_property
+    def cache(self) -> Cache:
+        from macroinfra.cache import Cache
+
+        return Cache(self.settings)
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.dispose()
+        if "cache" in self.__dict__:
+            self.cache.close()
+
+
+def get_app(ctx: typer.Context) -> App:
+    root = ctx.find_root()
+    if not isinstance(root.obj, App):
+        root.obj = App(env_file=None)
+        root.call_on_close(root.obj.close)
+    return root.obj

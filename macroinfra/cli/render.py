@@ -1,0 +1,121 @@
+"""The one place where results become output.
+
+People read stderr, programs read stdout: status lines, warnings, progress and errors go to
+stderr; tables and `--json` documents go to stdout. User data is printed literally (no Rich
+markup or highlighting). Rich honours NO_COLOR and drops colour when stdout is not a terminal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from macroinfra.errors import MacroinfraError
+
+
+@cache
+def out() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+@cache
+def err() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def to_data(value: Any) -> Any:
+    """Dataclasses, pydantic models, dates and paths as plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data = {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        for name in getattr(type(value), "__json_properties__", ()):
+            data[name] = to_data(getattr(value, name))
+        return data
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {str(k): to_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_data(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(to_data(value), indent=2, ensure_ascii=False) + "\n")
+
+
+def emit(value: Any, *, as_json: bool, human: Callable[[Any], None]) -> None:
+    if as_json:
+        emit_json(value)
+    else:
+        human(value)
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
+    for column in columns:
+        t.add_column(column, overflow="fold")
+    for row in rows:
+        t.add_row(*("" if v is None else str(v) for v in row))
+    out().print(t)
+
+
+def line(text: str, *, style: str | None = None) -> None:
+    """A result line for people (stdout)."""
+    out().print(text, style=style, markup=False)
+
+
+def status(text: str) -> None:
+    """A status line (stderr)."""
+    err().print(text, markup=False, style="dim")
+
+
+def warn(text: str) -> None:
+    err().print(f"warning: {text}", markup=False, style="yellow")
+
+
+def error(exc: MacroinfraError) -> None:
+    console = err()
+    console.print(f"error: {exc.message}", markup=False, style="bold red")
+    for problem in getattr(exc, "problems", []):
+        console.print(f"  {problem}", markup=False)
+    if exc.hint:
+        console.print(f"hint: {exc.hint}", markup=False)
+
+
+@contextmanager
+def progress(description: str) -> Iterator[Callable[[str], None]]:
+    """A spinner on a terminal (stderr); plain status lines otherwise. Yields an update()."""
+    console = err()
+    if not console.is_terminal:
+        yield status
+        return
+    with console.status(description) as spinner:
+        yield lambda text: spinner.update(text)

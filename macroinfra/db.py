@@ -1,0 +1,141 @@
+"""SQLAlchemy engines and sessions over psycopg 3, created on first use from a Settings.
+
+Nothing connects at import time. `Database` owns one sync and one async engine; `dispose()`
+releases both pools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from macroinfra.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from macroinfra.settings import Settings
+
+CONNECT_TIMEOUT_S = 10
+
+
+class Database:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        from sqlalchemy import create_engine
+
+        return create_engine(
+            self.settings.sync_database_url,
+            pool_size=self.settings.db_pool_size,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+        )
+
+    @cached_property
+    def async_engine(self) -> AsyncEngine:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        return create_async_engine(
+            self.settings.async_database_url,
+            pool_size=self.settings.db_async_pool_size,
+            max_overflow=self.settings.db_async_max_overflow,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+        )
+
+    @cached_property
+    def session_factory(self) -> sessionmaker[Session]:
+        from sqlalchemy.orm import sessionmaker
+
+        return sessionmaker(self.engine, autoflush=False, expire_on_commit=False)
+
+    @cached_property
+    def async_session_factory(self) -> async_sessionmaker[AsyncSession]:
+        from sqlalchemy.ext.asyncio import async_sessionmaker
+
+        return async_sessionmaker(self.async_engine, autoflush=False, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        with self.session_factory() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    async def async_session(self) -> AsyncIterator[AsyncSession]:
+        """Async session dependency (FastAPI style): rolls back on error, always closes."""
+        async with self.async_session_factory() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+            del self.__dict__["engine"]
+            self.__dict__.pop("session_factory", None)
+
+    async def adispose(self) -> None:
+        self.dispose()
+        if "async_engine" in self.__dict__:
+            await self.async_engine.dispose()
+            del self.__dict__["async_engine"]
+            self.__dict__.pop("async_session_factory", None)
+
+
+@contextmanager
+def connect(engine: Engine) -> Iterator[Any]:
+    """engine.connect(), with a failure to connect turned into one ServiceUnavailable line."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        conn = engine.connect()
+    except DBAPIError as exc:
+        raise connection_error(exc.orig or exc, engine.url.host, engine.url.port,
+                               engine.url.username, engine.url.database) from None  # fmt: skip
+    with conn:
+        yield conn
+
+
+def connection_error(
+    exc: BaseException, host: str | None, port: int | None, user: str | None, database: str | None
+) -> ServiceUnavailable:
+    """Classify a failure to connect to PostgreSQL: refused, timeout, authentication, no db."""
+    text = str(exc).strip()
+    lower = text.lower()
+    where = f"{host}:{port}"
+    if "password authentication failed" in lower or "no password supplied" in lower:
+        return ServiceUnavailable(
+            f"PostgreSQL at {where} rejected the credentials of user {user!r}",
+            hint="check POSTGRES_USER and POSTGRES_PASSWORD",
+        )
+    if "does not exist" in lower and "database" in lower:
+        return ServiceUnavailable(
+            f"database {database!r} does not exist on PostgreSQL at {where}",
+            hint="create it, or set POSTGRES_DB to an existing database",
+        )
+    if "timeout" in lower or "timed out" in lower:
+        return ServiceUnavailable(
+            f"PostgreSQL at {where} did not answer in time",
+            hint="check that POSTGRES_HOST/POSTGRES_PORT point at PostgreSQL",
+        )
+    if "refused" in lower or "could not connect" in lower or "connection failed" in lower:
+        return ServiceUnavailable(
+            f"PostgreSQL is not answering at {where} (connection refused)",
+            hint="start it with `macroinfra up`, or set POSTGRES_HOST/POSTGRES_PORT",
+        )
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return ServiceUnavailable(f"cannot connect to PostgreSQL at {where}: {first}")

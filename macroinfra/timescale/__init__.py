@@ -1,0 +1,1 @@
+"""TimescaleDB: the declared hypertable spec, edition detection, and catalog inspection."""

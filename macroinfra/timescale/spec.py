@@ -1,0 +1,91 @@
+"""The declared hypertable spec: the one table of truth.
+
+The migration creates what this says, `schema show` compares the database with it, and
+`doctor --strict` fails on any difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+
+@dataclass(frozen=True)
+class OrderBy:
+    column: str
+    descending: bool = False
+
+    def sql(self) -> str:
+        return f"{self.column} DESC" if self.descending else self.column
+
+
+@dataclass(frozen=True)
+class HypertableSpec:
+    table: str
+    time_column: str
+    time_type: str  # "timestamptz" or "date", as PostgreSQL's format_type() spells it
+    chunk_interval: timedelta
+    chunk_interval_sql: str  # as create_hypertable is given it
+    segment_by: tuple[str, ...]
+    order_by: tuple[OrderBy, ...]
+    compress_after: timedelta
+    compress_after_sql: str
+
+    @property
+    def order_by_sql(self) -> str:
+        return ", ".join(o.sql() for o in self.order_by)
+
+    @property
+    def segment_by_sql(self) -> str:
+        return ", ".join(self.segment_by)
+
+
+def _spec(
+    table: str,
+    time_column: str,
+    time_type: str,
+    chunk: tuple[timedelta, str],
+    segment_by: str,
+    order_by: tuple[OrderBy, ...],
+    compress_after_days: int,
+) -> HypertableSpec:
+    return HypertableSpec(
+        table=table,
+        time_column=time_column,
+        time_type=time_type,
+        chunk_interval=chunk[0],
+        chunk_interval_sql=chunk[1],
+        segment_by=(segment_by,),
+        order_by=order_by,
+        compress_after=timedelta(days=compress_after_days),
+        compress_after_sql=f"{compress_after_days} days",
+    )
+
+
+# TimescaleDB stores month intervals as 30 days (so 1 year = 12 * 30 days = 360 days).
+ONE_MONTH = (timedelta(days=30), "1 month")
+THREE_MONTHS = (timedelta(days=90), "3 months")
+ONE_YEAR = (timedelta(days=360), "1 year")
+
+HYPERTABLES: tuple[HypertableSpec, ...] = (
+    _spec("market_data", "timestamp", "timestamptz", ONE_MONTH, "instrument_id",
+          (OrderBy("timestamp", True),), 30),
+    _spec("macro_series", "observation_date", "date", ONE_YEAR, "series_id",
+          (OrderBy("observation_date", True), OrderBy("revision_number", True)), 180),
+    _spec("curves", "curve_date", "date", THREE_MONTHS, "curve_id",
+          (OrderBy("curve_date", True), OrderBy("tenor_days")), 90),
+    _spec("flow_data", "observation_date", "date", ONE_YEAR, "series_id",
+          (OrderBy("observation_date", True),), 180),
+    _spec("fiscal_data", "observation_date", "date", ONE_YEAR, "series_id",
+          (OrderBy("observation_date", True),), 180),
+    _spec("vol_surfaces", "surface_date", "date", ONE_YEAR, "instrument_id",
+          (OrderBy("surface_date", True),), 90),
+    _spec("signals", "signal_date", "date", ONE_YEAR, "signal_type",
+          (OrderBy("signal_date", True),), 90),
+)  # fmt: skip
+
+METADATA_TABLES: tuple[str, ...] = ("data_sources", "instruments", "series_metadata")
+
+BY_TABLE: dict[str, HypertableSpec] = {h.table: h for h in HYPERTABLES}
+
+ALL_TABLES: tuple[str, ...] = METADATA_TABLES + tuple(BY_TABLE)

@@ -1,0 +1,150 @@
+"""Real services for the tests: PostgreSQL + TimescaleDB and Redis, started once per session by
+macroinfra's own local runtime on free ports on 127.0.0.1, in a temporary state folder."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from macroinfra.settings import Settings, env_name
+
+# Every variable Settings reads, so nothing from the machine's environment leaks into a test.
+SETTINGS_VARIABLES = [env_name(f) for f in Settings.model_fields] + ["MACROINFRA_ENV_FILE"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment variables that reproduce `settings` in a CLI process."""
+    env = {}
+    for field in Settings.model_fields:
+        value = getattr(settings, field)
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[env_name(field)] = str(value)
+    return env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_environment() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as mp:
+        for name in SETTINGS_VARIABLES:
+            mp.delenv(name, raising=False)
+        mp.setenv("NO_COLOR", "1")
+        mp.setenv("COLUMNS", "200")
+        # An empty .env in a folder of our own, so a .env in the working folder is not read.
+        mp.chdir(tempfile.mkdtemp(prefix="macroinfra-cwd-"))
+        yield
+
+
+def make_state_dir() -> Path:
+    # Under /tmp and open to traversal: as root, PostgreSQL runs as `postgres` and must reach it.
+    path = Path(tempfile.mkdtemp(prefix="macroinfra-state-", dir="/tmp"))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def stack_settings() -> Iterator[Settings]:
+    """Settings of a running local stack (PostgreSQL + TimescaleDB, Redis) for the session."""
+    from macroinfra.runtime.local import LocalRuntime
+    from macroinfra.settings import load_settings
+
+    state = make_state_dir()
+    settings = load_settings(
+        None,
+        postgres_port=free_port(),
+        redis_port=free_port(),
+        postgres_password="pg%pass word'\"",
+        redis_password="redis%pass",
+        state_dir=state,
+        runtime="local",
+    )
+    runtime = LocalRuntime(settings)
+    runtime.up(timeout=60)
+    try:
+        yield settings
+    finally:
+        runtime.down(volumes=True)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture
+def database(stack_settings: Settings) -> Iterator[Settings]:
+    """Settings pointing at a new, empty database of its own (dropped afterwards)."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = stack_settings.model_copy(update={"postgres_db": "postgres"})
+    with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield stack_settings.model_copy(update={"postgres_db": name})
+    finally:
+        with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def migrated(database: Settings) -> Settings:
+    """A database of its own, migrated to head."""
+    from macroinfra import migrations
+    from macroinfra.db import Database
+
+    db = Database(database)
+    try:
+        migrations.upgrade(db)
+    finally:
+        db.dispose()
+    return database
+
+
+class Cli:
+    """Runs the real Typer app in-process with a controlled environment."""
+
+    def __init__(self, settings: Settings | None) -> None:
+        self.env = settings_env(settings) if settings is not None else {}
+
+    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None):
+        from macroinfra.cli.app import app
+
+        runner = CliRunner()
+        return runner.invoke(app, list(args), env={**self.env, **(env or {})}, input=input)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    """The CLI with default settings (no services behind them)."""
+    return Cli(None)
+
+
+@pytest.fixture
+def stack_cli(stack_settings: Settings) -> Cli:
+    return Cli(stack_settings)
+
+
+@pytest.fixture
+def db_cli(database: Settings) -> Cli:
+    return Cli(database)
+
+
+def sql_rows(settings: Settings, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with psycopg.connect(settings.libpq_url) as conn:
+        return conn.execute(query, params).fetchall()
