@@ -1,0 +1,128 @@
+"""The local runtime for real: PostgreSQL + TimescaleDB and Redis as processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from conftest import Cli, free_port, make_state_dir
+from macroinfra.settings import load_settings
+
+
+@pytest.fixture
+def own_stack():
+    """Settings for a stack of this test's own (not started), torn down afterwards."""
+    from macroinfra.runtime.local import LocalRuntime
+
+    state = make_state_dir()
+    settings = load_settings(
+        postgres_port=free_port(), redis_port=free_port(), state_dir=state,
+        postgres_password="local%pw", redis_password="redis pw", runtime="local",
+    )  # fmt: skip
+    try:
+        yield settings
+    finally:
+        LocalRuntime(settings).down(volumes=True)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _states(result) -> dict[str, str]:
+    return {s["name"]: s["state"] for s in json.loads(result.stdout)["services"]}
+
+
+def test_up_ps_down_keeps_data_and_down_volumes_deletes_it(own_stack):
+    cli = Cli(own_stack)
+    up = cli("up", "--json")
+    assert up.exit_code == 0, up.output
+    doc = json.loads(up.stdout)
+    assert doc["runtime"] == "local" and doc["started"] == ["timescaledb", "redis"]
+    assert _states(up) == {"timescaledb": "running", "redis": "running", "mongodb": "not provided",
+                           "kafka": "not provided", "minio": "not provided"}  # fmt: skip
+
+    # Both accept authenticated clients on 127.0.0.1 and nowhere else.
+    with psycopg.connect(own_stack.libpq_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)")
+        assert conn.execute("SHOW listen_addresses").fetchone() == ("127.0.0.1",)
+        assert "timescaledb" in conn.execute("SHOW shared_preload_libraries").fetchone()[0]
+    r = redis.Redis.from_url(own_stack.redis_url)
+    r.set("kept", "yes")
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=own_stack.redis_port, password="wrong").ping()
+    r.close()
+
+    again = cli("up", "--json")
+    assert again.exit_code == 0
+    assert json.loads(again.stdout)["already_running"] == ["timescaledb", "redis"]
+    assert json.loads(again.stdout)["started"] == []
+
+    ps = cli("ps", "--json")
+    assert _states(ps)["timescaledb"] == "running"
+    assert "not started by the local runtime" in ps.stdout
+
+    down = cli("down", "--json")
+    assert down.exit_code == 0
+    assert json.loads(down.stdout)["stopped"] == ["timescaledb", "redis"]
+    assert _states(cli("ps", "--json"))["redis"] == "stopped"
+    assert (Path(own_stack.state_dir) / "postgres" / "PG_VERSION").exists()
+
+    assert cli("up").exit_code == 0
+    with psycopg.connect(own_stack.libpq_url) as conn:
+        assert conn.execute("SELECT v FROM kept").fetchone() == (42,)
+    r = redis.Redis.from_url(own_stack.redis_url, decode_responses=True)
+    assert r.get("kept") == "yes"
+    r.close()
+
+    refused = cli("down", "--volumes")  # no terminal, no --yes
+    assert refused.exit_code == 2 and "--yes" in refused.stderr
+    assert _states(cli("ps", "--json"))["timescaledb"] == "running"
+
+    gone = cli("down", "--volumes", "--yes", "--json")
+    assert gone.exit_code == 0, gone.output
+    assert str(Path(own_stack.state_dir) / "postgres") in json.loads(gone.stdout)["deleted"]
+    assert not (Path(own_stack.state_dir) / "postgres").exists()
+
+
+def test_taken_port_is_reported_before_anything_starts(own_stack):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", own_stack.postgres_port))
+        squatter.listen()
+        result = Cli(own_stack)("up")
+    assert result.exit_code == 1
+    assert f"timescaledb port {own_stack.postgres_port} is already in use" in result.stderr
+    assert "POSTGRES_PORT" in result.stderr
+    assert not (Path(own_stack.state_dir) / "postgres").exists()  # nothing was started
+
+
+def test_missing_server_binaries_say_what_to_install(own_stack, tmp_path):
+    result = Cli(own_stack)("up", env={"MACROINFRA_PG_BINDIR": str(tmp_path)})
+    assert result.exit_code == 1
+    assert "no PostgreSQL server found" in result.stderr
+    assert "postgresql-17-timescaledb" in result.stderr
+
+
+def test_local_runtime_refuses_services_it_does_not_run(own_stack):
+    result = Cli(own_stack)("up", "mongodb")
+    assert result.exit_code == 2
+    assert "does not run mongodb" in result.stderr
+
+
+def test_unknown_service_lists_valid_names(own_stack):
+    result = Cli(own_stack)("up", "postgres")
+    assert result.exit_code == 2
+    assert "unknown service postgres" in result.stderr
+    assert "timescaledb, redis, mongodb, kafka, minio" in result.stderr
+
+
+def test_wrong_password_for_an_existing_cluster_is_an_auth_failure(own_stack):
+    cli = Cli(own_stack)
+    assert cli("up", "timescaledb").exit_code == 0
+    result = cli("up", "timescaledb", env={"POSTGRES_PASSWORD": "changed-later"})
+    assert result.exit_code == 1
+    assert "rejected the credentials" in result.stderr
+    assert "changed-later" not in result.output

@@ -1,0 +1,221 @@
+"""Migrations on real PostgreSQL + TimescaleDB (the Apache edition here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from conftest import settings_env, sql_rows
+from macroinfra.migrations import LOCK_KEY, head_revision
+from macroinfra.timescale.spec import ALL_TABLES, HYPERTABLES
+
+
+def test_upgrade_creates_every_table_and_hypertable_as_declared(db_cli, database):
+    result = db_cli("migrate", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["before"] is None and doc["after"] == head_revision() and doc["changed"] is True
+
+    tables = {r[0] for r in sql_rows(database, "SELECT tablename FROM pg_tables "
+                                               "WHERE schemaname = 'public'")}  # fmt: skip
+    assert tables == set(ALL_TABLES) | {"alembic_version"}
+    dims = {
+        r[0]: (r[1], r[2], r[3])
+        for r in sql_rows(
+            database,
+            "SELECT hypertable_name, column_name, column_type::text, time_interval "
+            "FROM timescaledb_information.dimensions WHERE hypertable_schema = 'public'",
+        )
+    }
+    assert dims == {
+        h.table: (h.time_column,
+                  "timestamp with time zone" if h.time_type == "timestamptz" else "date",
+                  h.chunk_interval)
+        for h in HYPERTABLES
+    }  # fmt: skip
+
+
+def test_declared_chunk_intervals_are_what_timescaledb_stores():
+    assert {h.table: h.chunk_interval for h in HYPERTABLES} == {
+        "market_data": timedelta(days=30),
+        "macro_series": timedelta(days=360),
+        "curves": timedelta(days=90),
+        "flow_data": timedelta(days=360),
+        "fiscal_data": timedelta(days=360),
+        "vol_surfaces": timedelta(days=360),
+        "signals": timedelta(days=360),
+    }
+
+
+def test_apache_edition_is_reported_and_compression_left_off(db_cli, database):
+    result = db_cli("migrate")
+    assert result.exit_code == 0
+    (license_,) = sql_rows(database, "SHOW timescaledb.license")[0]
+    if license_ != "apache":
+        pytest.skip("this server runs the Community edition")
+    assert "compression not applied" in result.stderr and "Apache edition" in result.stderr
+    assert "Community edition" in result.stderr  # the fix
+    enabled = sql_rows(database, "SELECT bool_or(compression_enabled) "
+                                 "FROM timescaledb_information.hypertables")  # fmt: skip
+    assert enabled == [(False,)]
+
+
+def test_every_timestamp_column_is_timestamptz(migrated):
+    rows = sql_rows(
+        migrated,
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'public' AND data_type LIKE 'timestamp%'",
+    )
+    assert rows, "expected timestamp columns"
+    assert {r[2] for r in rows} == {"timestamp with time zone"}
+
+
+def test_up_down_up(db_cli, database):
+    assert db_cli("migrate").exit_code == 0
+    refused = db_cli("migrate", "down", "--to", "base")
+    assert refused.exit_code == 2 and "--yes" in refused.stderr
+    assert sql_rows(database, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
+
+    down = db_cli("migrate", "down", "--to", "base", "--yes", "--json")
+    assert down.exit_code == 0, down.output
+    assert json.loads(down.stdout)["after"] is None
+    left = sql_rows(database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                              "AND tablename <> 'alembic_version'")  # fmt: skip
+    assert left == []
+    assert sql_rows(database, "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'") == []
+
+    again = db_cli("migrate", "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["applied"] == [head_revision()]
+
+
+def test_migrate_at_head_is_a_no_op(db_cli):
+    assert db_cli("migrate").exit_code == 0
+    result = db_cli("migrate", "--json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["changed"] is False and doc["applied"] == []
+
+
+def test_status_reports_pending_then_nothing(db_cli):
+    before = json.loads(db_cli("migrate", "status", "--json").stdout)
+    assert before["current"] is None and before["at_head"] is False
+    assert [p["revision"] for p in before["pending"]] == [head_revision()]
+    db_cli("migrate")
+    after = json.loads(db_cli("migrate", "status", "--json").stdout)
+    assert after["current"] == after["head"] and after["pending"] == [] and after["at_head"]
+
+
+def test_history_lists_the_initial_revision(cli):
+    result = cli("migrate", "history", "--json")
+    assert result.exit_code == 0
+    revisions = json.loads(result.stdout)
+    assert revisions[0]["revision"] == head_revision() and revisions[0]["is_head"]
+
+
+def test_offline_sql_needs_no_server_and_guards_compression_by_edition(cli):
+    result = cli("migrate", "sql", env={"POSTGRES_PORT": "1"})
+    assert result.exit_code == 0, result.output
+    sql = result.stdout
+    assert "CREATE EXTENSION IF NOT EXISTS timescaledb" in sql
+    assert sql.count("create_hypertable(") == len(HYPERTABLES)
+    assert "current_setting('timescaledb.license', true) = 'timescale'" in sql
+    assert "add_compression_policy(''market_data'', INTERVAL ''30 days''" in sql
+
+
+def test_autogenerate_finds_no_drift_after_upgrade(db_cli):
+    assert db_cli("migrate").exit_code == 0
+    result = db_cli("migrate", "check", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"drift": False, "differences": []}
+
+
+def test_check_lists_drift_and_exits_1(db_cli, migrated):
+    with psycopg.connect(migrated.libpq_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE instruments DROP COLUMN exchange")
+        conn.execute("CREATE INDEX ix_extra ON curves (rate)")
+    result = db_cli("migrate", "check")
+    assert result.exit_code == 1
+    assert "add column: instruments.exchange" in result.stdout
+    assert "remove index: curves.ix_extra" in result.stdout
+
+
+def test_failed_migration_leaves_previous_revision(db_cli, database):
+    with psycopg.connect(database.libpq_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE signals (x int)")  # collides with the migration
+    result = db_cli("migrate")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: migration failed, the database is unchanged:")
+    assert 'relation "signals" already exists' in result.stderr
+    assert "Traceback" not in result.output
+    tables = {r[0] for r in sql_rows(database, "SELECT tablename FROM pg_tables "
+                                               "WHERE schemaname = 'public'")}  # fmt: skip
+    assert tables == {"signals"}  # nothing else was created, not even alembic_version
+
+
+def test_unknown_revision_is_one_clear_line(db_cli, migrated):
+    with psycopg.connect(migrated.libpq_url, autocommit=True) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'f00dfeed'")
+    for args in (["migrate"], ["migrate", "status"]):
+        result = db_cli(*args)
+        assert result.exit_code == 1
+        assert "revision f00dfeed, which this macroinfra does not know" in result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_database_down_is_one_clear_line(cli):
+    from conftest import free_port
+
+    port = free_port()
+    result = cli("migrate", env={"POSTGRES_PORT": str(port), "POSTGRES_PASSWORD": "hunter2"})
+    assert result.exit_code == 1
+    assert f"PostgreSQL is not answering at 127.0.0.1:{port}" in result.stderr
+    assert "hunter2" not in result.output and "Traceback" not in result.output
+
+
+def test_wrong_password_is_reported_as_authentication_failure(db_cli):
+    result = db_cli("migrate", env={"POSTGRES_PASSWORD": "wrong-password"})
+    assert result.exit_code == 1
+    assert "rejected the credentials" in result.stderr
+    assert "wrong-password" not in result.output
+
+
+def _migrate_process(settings) -> subprocess.Popen[str]:
+    env = {**os.environ, **settings_env(settings)}
+    return subprocess.Popen(
+        [sys.executable, "-c", "from macroinfra.cli import main; main()", "migrate", "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _advisory_waiters(conn: psycopg.Connection) -> int:
+    return conn.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    ).fetchone()[0]
+
+
+def test_two_concurrent_migrators_one_applies_the_other_waits(database):
+    # Hold the migration lock so both processes are certainly running at once, release it
+    # once both wait on it, and check that exactly one applied the migration.
+    with psycopg.connect(database.libpq_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        procs = [_migrate_process(database), _migrate_process(database)]
+        deadline = time.monotonic() + 30
+        while _advisory_waiters(holder) < 2:
+            assert time.monotonic() < deadline, "both migrators should be waiting on the lock"
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        holder.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    docs = sorted((json.loads(out) for out, _ in outputs), key=lambda d: len(d["applied"]))
+    assert docs[0]["applied"] == [] and docs[0]["after"] == head_revision()
+    assert docs[1]["applied"] == [head_revision()]
+    assert all(d["waited_for_lock"] for d in docs)
+    assert sql_rows(database, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
