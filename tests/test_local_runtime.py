@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
-
 from conftest import Cli, free_port, make_state_dir
+
 from macroinfra.settings import load_settings
 
 

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-
 from conftest import settings_env, sql_rows
+
 from macroinfra.migrations import LOCK_KEY, head_revision
 from macroinfra.timescale.spec import ALL_TABLES, HYPERTABLES
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-
 from conftest import sql_rows
+
 from macroinfra.timescale.spec import HYPERTABLES
 
 
@@ -14,7 +14,8 @@ def conn(migrated):
     with psycopg.connect(migrated.libpq_url, autocommit=True) as conn:
         conn.execute("INSERT INTO data_sources (id, name) VALUES (1, 'FRED')")
         conn.execute(
-            "INSERT INTO instruments (id, ticker, name, asset_class) VALUES (1, 'ES', 'S&P', 'equity')"
+            "INSERT INTO instruments (id, ticker, name, asset_class) "
+            "VALUES (1, 'ES', 'S&P', 'equity')"
         )
         conn.execute(
             "INSERT INTO series_metadata (id, source_id, series_code, name, frequency) "
