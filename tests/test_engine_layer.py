@@ -1,0 +1,74 @@
+"""The engine layer: SQLAlchemy engines over psycopg 3 and the Redis client, on real servers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+
+from macroinfra.cache import Cache
+from macroinfra.db import Database
+
+
+def test_nothing_connects_until_first_use(stack_settings):
+    db = Database(stack_settings.model_copy(update={"postgres_port": 1}))
+    cache = Cache(stack_settings.model_copy(update={"redis_port": 1}))
+    assert "engine" not in db.__dict__ and "async_engine" not in db.__dict__
+    db.dispose()
+    cache.close()
+
+
+def test_sync_engine_pool_and_session_rules(migrated):
+    db = Database(migrated)
+    try:
+        assert db.engine.pool.size() == 5
+        assert db.engine.dialect.driver == "psycopg"
+        with db.session() as session:
+            assert session.autoflush is False and session.expire_on_commit is False
+            session.execute(text("INSERT INTO data_sources (name) VALUES ('FRED')"))
+        with pytest.raises(RuntimeError), db.session() as session:
+            session.execute(text("INSERT INTO data_sources (name) VALUES ('ECB')"))
+            raise RuntimeError("boom")
+        with db.session() as session:
+            names = session.execute(text("SELECT name FROM data_sources")).scalars().all()
+        assert names == ["FRED"]  # committed on success, rolled back on error
+    finally:
+        db.dispose()
+    assert "engine" not in db.__dict__
+
+
+def test_async_engine_and_session_dependency_rolls_back_on_error(migrated):
+    db = Database(migrated)
+
+    async def scenario() -> list[str]:
+        assert db.async_engine.pool.size() == 20
+        assert db.async_engine.pool._max_overflow == 10
+        assert db.async_engine.dialect.driver == "psycopg"
+        dependency = db.async_session()
+        session = await anext(dependency)
+        await session.execute(text("INSERT INTO data_sources (name) VALUES ('BOJ')"))
+        with pytest.raises(ValueError):
+            await dependency.athrow(ValueError("request failed"))
+        async with db.async_session_factory() as check:
+            rows = (await check.execute(text("SELECT name FROM data_sources"))).scalars().all()
+        await db.adispose()
+        return list(rows)
+
+    assert asyncio.run(scenario()) == []
+    assert "async_engine" not in db.__dict__
+
+
+def test_redis_client_pool_and_close(stack_settings):
+    cache = Cache(stack_settings)
+    client = cache.get()
+    assert cache.get() is client
+    pool = client.connection_pool
+    assert pool.max_connections == 50
+    client.set("macroinfra:test", "value")
+    assert client.get("macroinfra:test") == "value"  # decode_responses: str, not bytes
+    client.delete("macroinfra:test")
+    cache.close()
+    assert cache._client is None and cache._pool is None
+    assert cache.get() is not client  # a new client after close
+    cache.close()
