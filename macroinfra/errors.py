@@ -47,3 +47,14 @@ class MigrationError(OperationError):
 
 class NotFound(OperationError):
     """A named thing (table, service) does not exist."""
+
+
+class ServiceUnhealthy(ServiceUnavailable):
+    """A started service did not become ready: `problems` holds its last healthcheck output and
+    log lines."""
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, problems: list[str] | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = problems or []

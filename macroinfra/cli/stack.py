@@ -1,4 +1,5 @@
-"""`macroinfra up | down | ps`: the service lifecycle, over whichever runtime is selected."""
+"""`macroinfra up | down | ps | logs | restart | status`: the service lifecycle, over whichever
+runtime is selected."""
 
 from __future__ import annotations
 
@@ -10,20 +11,25 @@ from macroinfra.cli.context import get_app
 from macroinfra.cli.options import JsonOption, RuntimeOption, YesOption
 
 if TYPE_CHECKING:
-    from macroinfra.runtime.base import Selection, StackResult
+    from macroinfra.runtime.base import ConnectionVariable, Selection, StackResult, StackStatus
 
 ServicesArgument = Annotated[
     list[str] | None,
     typer.Argument(help="Services to act on (default: all the runtime provides).",
                    show_default=False),
 ]  # fmt: skip
+TimeoutOption = Annotated[
+    float,
+    typer.Option("--timeout", min=1, help="Seconds to wait for the services to be ready."),
+]
 
 
 def _select(ctx: typer.Context, runtime: str | None) -> Selection:
     from macroinfra.cli import render
     from macroinfra.runtime import select_runtime
 
-    selection = select_runtime(get_app(ctx).settings, runtime)
+    a = get_app(ctx)
+    selection = select_runtime(a.settings, runtime, env_file=a.env_file)
     if selection.reason.startswith("auto"):
         render.status(f"runtime {selection.runtime.name} ({selection.reason})")
     return selection
@@ -33,20 +39,36 @@ def up(
     ctx: typer.Context,
     services: ServicesArgument = None,
     *,
+    profile: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--profile",
+            help="Also start this profile's services: full (adds kafka).",
+            show_default=False,
+        ),
+    ] = None,
     runtime: RuntimeOption = None,
-    timeout: Annotated[
-        float, typer.Option("--timeout", min=1, help="Seconds to wait for services to be ready.")
-    ] = 120.0,
+    timeout: TimeoutOption = 120.0,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="Return once started, without waiting for health (compose; local always waits).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Start the stack and wait until every service accepts clients. Idempotent."""
     from macroinfra.cli import render
-    from macroinfra.runtime.base import validate_services
+    from macroinfra.runtime.base import validate_profiles, validate_services
 
     names = validate_services(services or [])
+    profiles = validate_profiles(profile or [])
     selection = _select(ctx, runtime)
     with render.progress("starting services") as say:
-        result = selection.runtime.up(names, timeout=timeout, progress=say)
+        result = selection.runtime.up(
+            names, timeout=timeout, progress=say, profiles=profiles, wait=not no_wait
+        )
     render.emit(result, as_json=as_json, human=_human)
 
 
@@ -60,7 +82,7 @@ def down(
     yes: YesOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Stop the stack; data is kept unless --volumes is given."""
+    """Stop the stack (every profile's services); data is kept unless --volumes is given."""
     from macroinfra.cli import render
     from macroinfra.cli.options import confirm
 
@@ -71,7 +93,8 @@ def down(
             listing = "\n".join(f"  {v}" for v in doomed)
             confirm(f"Delete these, with all their data?\n{listing}\n", yes=yes,
                     what="delete data volumes")  # fmt: skip
-    result = selection.runtime.down(volumes=volumes)
+    with render.progress("stopping services"):
+        result = selection.runtime.down(volumes=volumes)
     render.emit(result, as_json=as_json, human=_human)
 
 
@@ -83,13 +106,126 @@ def ps(ctx: typer.Context, *, runtime: RuntimeOption = None, as_json: JsonOption
     render.emit(result, as_json=as_json, human=_human)
 
 
+def logs(
+    ctx: typer.Context,
+    service: Annotated[
+        str | None,
+        typer.Argument(help="The service (default: every one).", show_default=False),
+    ] = None,
+    *,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines until interrupted.")
+    ] = False,
+    tail: Annotated[
+        int | None,
+        typer.Option(
+            "--tail", "-n", min=0, help="Only the last N lines of each service.", show_default=False
+        ),
+    ] = None,  # fmt: skip
+    runtime: RuntimeOption = None,
+) -> None:
+    """A service's log lines (or every service's)."""
+    from macroinfra.runtime.base import validate_services
+
+    validate_services([service] if service else [])
+    lines = _select(ctx, runtime).runtime.logs(service, follow=follow, tail=tail)
+    try:
+        for line in lines:
+            typer.echo(line)
+    except KeyboardInterrupt:  # the way to end --follow
+        raise typer.Exit(0) from None
+
+
+def restart(
+    ctx: typer.Context,
+    services: ServicesArgument = None,
+    *,
+    runtime: RuntimeOption = None,
+    timeout: TimeoutOption = 120.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Restart services (default: every one created) and wait until they are ready."""
+    from macroinfra.cli import render
+    from macroinfra.runtime.base import validate_services
+
+    names = validate_services(services or [])
+    selection = _select(ctx, runtime)
+    with render.progress("restarting services") as say:
+        result = selection.runtime.restart(names, timeout=timeout, progress=say)
+    render.emit(result, as_json=as_json, human=_human)
+
+
+def status(
+    ctx: typer.Context,
+    *,
+    env: Annotated[
+        bool,
+        typer.Option("--env", help="Print the connection variables, secrets included (-o env)."),
+    ] = False,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="table, json, or env (connection variables with "
+            "their secrets, as NAME=value lines for a notebook or `eval`).",
+            show_default=False,
+        ),
+    ] = None,  # fmt: skip
+    runtime: RuntimeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each service's state, and how to connect to it (secrets only with --env)."""
+    from macroinfra.cli import render
+    from macroinfra.errors import UsageError
+    from macroinfra.runtime.base import connection_variables, stack_status
+
+    chosen = {f for f, on in (("env", env), ("json", as_json), (output, output)) if on}
+    if len(chosen) > 1 or not chosen <= {"table", "json", "env"}:
+        raise UsageError(
+            "choose one output: --output table|json|env (--env and --json are short for "
+            "-o env and -o json)"
+        )
+    form = chosen.pop() if chosen else "table"
+    if form == "env":
+        render_env(connection_variables(get_app(ctx).settings, reveal_secrets=True))
+        return
+    result = stack_status(_select(ctx, runtime).runtime, get_app(ctx).settings)
+    render.emit(result, as_json=form == "json", human=_human_status)
+
+
+def render_env(variables: list[ConnectionVariable]) -> None:
+    """NAME=value lines that a POSIX shell (`eval "$(macroinfra status --env)"`) and
+    python-dotenv read alike."""
+    for v in variables:
+        typer.echo(f"{v.name}={env_quote(v.value)}")
+
+
+def env_quote(value: str) -> str:
+    """Quoted so that sh and python-dotenv read the same value: bare when nothing needs quoting,
+    else single quotes, else double quotes (a `'` and nothing either would expand). A value
+    holding `${`, or a `'` with one of $`"\\, is quoted for the shell only: python-dotenv has no
+    way to say it (URLs are percent-encoded, so only a raw secret can be such a value)."""
+    import re
+    import shlex
+
+    if re.fullmatch(r"[\w@%+=:,./-]*", value) and value:
+        return value
+    if "'" not in value and "\\" not in value and "${" not in value:
+        return f"'{value}'"
+    if not re.search(r'[$`"\\]', value):
+        return f'"{value}"'
+    return shlex.quote(value)
+
+
 def _human(result: StackResult) -> None:
     from macroinfra.cli import render
 
     if result.message:
         render.status(result.message)
     for verb, names in (("started", result.started), ("already running", result.already_running),
-                        ("stopped", result.stopped), ("deleted", result.deleted)):  # fmt: skip
+                        ("restarted", result.restarted), ("stopped", result.stopped),
+                        ("deleted", result.deleted)):  # fmt: skip
         if names:
             render.status(f"{verb}: {', '.join(names)}")
     render.table(
@@ -100,7 +236,17 @@ def _human(result: StackResult) -> None:
     )  # fmt: skip
 
 
+def _human_status(status: StackStatus) -> None:
+    from macroinfra.cli import render
+
+    _human(status.stack)
+    render.table(
+        ["variable", "value"],
+        [(v.name, v.value) for v in status.connection],
+        title="connection (`macroinfra status --env` prints them with their secrets)",
+    )
+
+
 def register(app: typer.Typer) -> None:
-    app.command()(up)
-    app.command()(down)
-    app.command()(ps)
+    for command in (up, down, ps, logs, restart, status):
+        app.command()(command)

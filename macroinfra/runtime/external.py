@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from macroinfra.errors import UsageError
 from macroinfra.runtime.base import SERVICES, Progress, ServiceState, StackResult
 
 if TYPE_CHECKING:
@@ -23,7 +24,13 @@ class ExternalRuntime:
         self.settings = settings
 
     def up(
-        self, services: Sequence[str] = (), *, timeout: float, progress: Progress | None = None
+        self,
+        services: Sequence[str] = (),
+        *,
+        timeout: float,
+        progress: Progress | None = None,
+        profiles: Sequence[str] = (),
+        wait: bool = True,
     ) -> StackResult:
         return self.ps()
 
@@ -39,3 +46,16 @@ class ExternalRuntime:
 
     def volumes(self) -> list[str]:
         return []
+
+    def restart(
+        self, services: Sequence[str] = (), *, timeout: float, progress: Progress | None = None
+    ) -> StackResult:
+        return self.ps()
+
+    def logs(
+        self, service: str | None = None, *, follow: bool = False, tail: int | None = None
+    ) -> Iterator[str]:
+        raise UsageError(
+            "services are managed elsewhere (runtime 'external'): macroinfra has no logs of them",
+            hint="read them where they run; `macroinfra doctor` checks they answer",
+        )

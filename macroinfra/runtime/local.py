@@ -15,8 +15,8 @@ import signal
 import stat
 import subprocess
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,8 +59,10 @@ class LocalRuntime:
 
     def up(
         self, services: Sequence[str] = (), *, timeout: float = 60.0,
-        progress: Progress | None = None,
+        progress: Progress | None = None, profiles: Sequence[str] = (), wait: bool = True,
     ) -> StackResult:  # fmt: skip
+        # Profiles only add services this runtime does not run. It always waits: the database
+        # is created once PostgreSQL answers.
         wanted = self._wanted(services)
         say = progress or (lambda _msg: None)
         deadline = time.monotonic() + timeout
@@ -92,15 +94,7 @@ class LocalRuntime:
         )
 
     def down(self, *, volumes: bool = False) -> StackResult:
-        stopped = []
-        if self._pid("timescaledb") is not None:
-            self._run_pg(["pg_ctl", "stop", "-D", str(self.pg_data), "-m", "fast", "-w"])
-            stopped.append("timescaledb")
-        pid = self._pid("redis")
-        if pid is not None:
-            os.kill(pid, signal.SIGTERM)  # redis saves its snapshot on SIGTERM
-            _wait_gone(pid, 30.0)
-            stopped.append("redis")
+        stopped = [s for s in PROVIDED if self._stop(s)]
         deleted = []
         if volumes:
             for path in self.volumes():
@@ -114,6 +108,35 @@ class LocalRuntime:
     def volumes(self) -> list[str]:
         paths = [self.pg_data, self.redis_dir, self.pg_log, self.redis_log, self.redis_conf]
         return [str(p) for p in paths if p.exists()]
+
+    def restart(
+        self, services: Sequence[str] = (), *, timeout: float = 60.0,
+        progress: Progress | None = None,
+    ) -> StackResult:  # fmt: skip
+        wanted = self._wanted(services)
+        restarted = [s for s in wanted if self._stop(s)]
+        result = self.up(wanted, timeout=timeout, progress=progress)
+        started = [s for s in result.started if s not in restarted]  # was not running
+        return replace(result, started=started, already_running=[], restarted=restarted)
+
+    def logs(
+        self, service: str | None = None, *, follow: bool = False, tail: int | None = None
+    ) -> Iterator[str]:
+        wanted = self._wanted([service] if service else [])
+        files = {"timescaledb": self.pg_log, "redis": self.redis_log}
+        return _tail_files({s: files[s] for s in wanted}, follow=follow, tail=tail)
+
+    def _stop(self, service: str) -> bool:
+        """Stop one of our servers; False if it was not running."""
+        pid = self._pid(service)
+        if pid is None:
+            return False
+        if service == "timescaledb":
+            self._run_pg(["pg_ctl", "stop", "-D", str(self.pg_data), "-m", "fast", "-w"])
+        else:
+            os.kill(pid, signal.SIGTERM)  # redis saves its snapshot on SIGTERM
+            _wait_gone(pid, 30.0)
+        return True
 
     # -- state -------------------------------------------------------------------------------
 
@@ -440,6 +463,39 @@ def _last_line(path: Path) -> str | None:
     except OSError:
         return None
     return lines[-1] if lines else None
+
+
+def _tail_files(files: dict[str, Path], *, follow: bool, tail: int | None) -> Iterator[str]:
+    """The last `tail` lines of each log file (prefixed by service when there are several);
+    with `follow`, then every line appended, until interrupted."""
+    prefix = len(files) > 1
+    offsets: dict[str, int] = {}
+    for service, path in files.items():
+        try:
+            data = path.read_bytes()
+        except OSError:
+            data = b""
+        offsets[service] = len(data)
+        lines = data.decode(errors="replace").splitlines()
+        for line in lines if tail is None else lines[max(len(lines) - tail, 0) :]:
+            yield f"{service} | {line}" if prefix else line
+    while follow:
+        grew = False
+        for service, path in files.items():
+            try:
+                with path.open("rb") as f:
+                    f.seek(offsets[service])
+                    data = f.read()
+            except OSError:
+                continue
+            end = data.rfind(b"\n") + 1  # whole lines only; the rest is read next time
+            if end:
+                grew = True
+                offsets[service] += end
+                for line in data[:end].decode(errors="replace").splitlines():
+                    yield f"{service} | {line}" if prefix else line
+        if not grew:
+            time.sleep(0.2)
 
 
 def _alive(pid: int) -> bool:
