@@ -243,7 +243,8 @@ def test_redis_start_script_and_healthcheck_with_the_real_server(tmp_path, full,
     server = subprocess.Popen(["/bin/sh", "-ec", script], env=env, stdout=subprocess.DEVNULL)
     try:
         client = redis.Redis(port=port, password=password or None, socket_timeout=2)
-        _wait_for(lambda: _pings(client))
+        _wait_for(lambda: _pings(client) or server.poll() is not None)
+        assert server.poll() is None, "redis-server exited: the start script failed"
         assert oct(conf.stat().st_mode & 0o777) == "0o600"
         assert password == "" or password not in " ".join(_cmdline(server.pid))
         if password:
