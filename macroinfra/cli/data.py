@@ -1,0 +1,101 @@
+"""`macroinfra data`: point-in-time views of a macro series."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from macroinfra.cli.context import get_app
+from macroinfra.cli.options import JsonOption
+
+if TYPE_CHECKING:
+    from macroinfra.data.asof import SeriesView
+
+app = typer.Typer(help="Read point-in-time data.", no_args_is_help=True)
+
+SeriesArgument = Annotated[
+    str, typer.Argument(help="The series code, e.g. US_CPI.", show_default=False)
+]
+SourceOption = Annotated[
+    str | None,
+    typer.Option("--source", help="The data source, when the code exists in several.",
+                 show_default=False),
+]  # fmt: skip
+
+
+@app.command("asof")
+def asof_(
+    ctx: typer.Context,
+    series: SeriesArgument,
+    *,
+    at: Annotated[
+        str,
+        typer.Option(
+            "--at",
+            help="The instant, with its time zone: 2024-05-01T14:30:00Z.",
+            show_default=False,
+        ),
+    ],
+    source: SourceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """For each observation, the latest revision released at or before --at."""
+    from macroinfra.cli import render
+    from macroinfra.data import asof
+
+    view = asof.as_of(get_app(ctx).db, series, asof.parse_instant(at), source=source)
+    render.emit(view, as_json=as_json, human=_human)
+
+
+@app.command("first-release")
+def first_release(
+    ctx: typer.Context, series: SeriesArgument, *, source: SourceOption = None,
+    as_json: JsonOption = False,
+) -> None:  # fmt: skip
+    """For each observation, the value as first published."""
+    from macroinfra.cli import render
+    from macroinfra.data import asof
+
+    render.emit(asof.first_release(get_app(ctx).db, series, source=source), as_json=as_json,
+                human=_human)  # fmt: skip
+
+
+@app.command("latest")
+def latest(
+    ctx: typer.Context, series: SeriesArgument, *, source: SourceOption = None,
+    as_json: JsonOption = False,
+) -> None:  # fmt: skip
+    """For each observation, the latest revision stored."""
+    from macroinfra.cli import render
+    from macroinfra.data import asof
+
+    render.emit(asof.latest(get_app(ctx).db, series, source=source), as_json=as_json,
+                human=_human)  # fmt: skip
+
+
+def _human(view: SeriesView) -> None:
+    from datetime import UTC
+
+    from macroinfra.cli import render
+
+    s = view.series
+    if view.at is not None:
+        what = f"as of {view.at.isoformat()}"
+    else:
+        what = "as first released" if view.view == "first_release" else "latest revisions"
+    if not view.observations:
+        released = f" was released at or before {view.at.isoformat()}" if view.at else ""
+        render.line(f"{s.code}: no observation{released}")
+        return
+    unit = f", {s.unit}" if s.unit else ""
+    render.line(f"{s.code} ({s.source}): {s.name}{unit}; {what}: "
+                f"{len(view.observations)} observations")  # fmt: skip
+    render.table(
+        ["observation", "value", "revision", "released (UTC)"],
+        [(o.observation_date.isoformat(),
+          "" if o.value is None else format(o.value.normalize(), "f"),
+          o.revision_number,
+          o.release_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"))
+         for o in view.observations],
+    )  # fmt: skip

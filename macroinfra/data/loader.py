@@ -1,0 +1,398 @@
+"""Idempotent bulk writes into the hypertables and the metadata tables.
+
+Each batch is streamed with COPY into a temporary staging table, then moved with one
+`INSERT ... SELECT ... ON CONFLICT ON CONSTRAINT <natural key> DO NOTHING`: a row whose natural
+key is already there (in the table, or earlier in the batch) is skipped, never overwritten, so
+loading the same batch twice inserts nothing the second time. A hypertable batch whose time
+range holds no stored row (the usual append) first tries a plain INSERT in a savepoint, which
+is cheaper, and falls back to ON CONFLICT if a key turns up after all.
+
+macro_series is point-in-time data and gets three more checks before anything is inserted (a
+failed check loads nothing):
+- a published revision is never changed: a row with the key of a stored row but another value
+  or release_time is rejected (publish a correction as the next revision_number instead);
+- a batch may not give the same revision twice with different contents;
+- revisions of one observation are released in order: a revision whose release_time is earlier
+  than the previous revision's (stored or in the batch) is rejected.
+
+On the Community edition a target chunk may be compressed: TimescaleDB (2.11 and later)
+decompresses the affected batches to check the natural key, and the loader lifts its
+per-transaction decompression limit for the duration of the load.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from macroinfra.data._pg import Target, database_error, driver_connection
+from macroinfra.data.tables import TableInfo, table_info
+from macroinfra.errors import OperationError, UsageError
+
+if TYPE_CHECKING:
+    import psycopg
+
+STAGE = "_macroinfra_stage"
+DECOMPRESSION_LIMIT = "timescaledb.max_tuples_decompressed_per_dml_transaction"
+MAX_REPORTED = 5
+
+Row = Mapping[str, Any] | Sequence[Any]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    table: str
+    offered: int  # rows in the batch
+    inserted: int  # rows that were new
+    seconds: float
+    __json_properties__ = ("skipped",)
+
+    @property
+    def skipped(self) -> int:
+        """Rows whose natural key was already present."""
+        return self.offered - self.inserted
+
+
+class RevisionError(OperationError):
+    """A macro_series batch that would break point-in-time correctness; nothing was loaded."""
+
+    def __init__(self, message: str, *, hint: str, problems: list[str]) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = problems
+
+
+@dataclass
+class _Batch:
+    """The rows as COPY takes them, counted as they stream."""
+
+    rows: Iterable[Sequence[Any]]
+    count: int = field(default=0)
+
+
+def load(
+    target: Target,
+    table: str,
+    rows: Iterable[Row],
+    *,
+    columns: Sequence[str] | None = None,
+) -> LoadResult:
+    """Load `rows` into `table`; return how many were offered and how many were new.
+
+    `target` is a macroinfra Database (the load commits on a pooled connection), or a
+    SQLAlchemy or psycopg connection (the load runs in a savepoint of the caller's open
+    transaction, or in a transaction of its own that it commits). Rows are mappings (columns
+    default to the first row's keys) or sequences in the order of `columns`. Every column of
+    the natural key must be given; `id` and the timestamps the database fills are not
+    accepted. datetime values for timestamptz columns must carry a time zone.
+    """
+    info = table_info(table)
+    it = iter(rows)
+    first = next(it, None)
+    if columns is None:
+        if first is None:
+            return LoadResult(table, 0, 0, 0.0)
+        if not isinstance(first, Mapping):
+            raise UsageError(
+                f"loading {table}: rows are sequences, so the columns must be named",
+                hint="pass columns=[...] in the order of the values, or give rows as mappings",
+            )
+        columns = tuple(first)
+    cols = _check_columns(info, columns)
+    stream = itertools.chain([first], it) if first is not None else iter(())
+    batch = _Batch(_prepare(stream, info, cols, as_mappings=isinstance(first, Mapping)))
+
+    started = time.perf_counter()
+    import psycopg
+
+    with driver_connection(target) as conn:
+        try:
+            with conn.transaction():
+                inserted = _load(conn, info, cols, batch)
+        except psycopg.Error as exc:
+            raise database_error(exc, f"loading {table}") from None
+    return LoadResult(table, batch.count, inserted, time.perf_counter() - started)
+
+
+def _check_columns(info: TableInfo, columns: Sequence[str]) -> tuple[str, ...]:
+    cols = tuple(columns)
+    unknown = [c for c in cols if c not in info.columns]
+    if unknown:
+        raise UsageError(
+            f"loading {info.name}: no column {', '.join(map(repr, unknown))} to load",
+            hint=f"{info.name} takes: {', '.join(info.columns)}",
+        )
+    if len(set(cols)) != len(cols):
+        raise UsageError(f"loading {info.name}: a column is named twice in {list(cols)}")
+    missing = [c for c in info.required if c not in cols]
+    if missing:
+        raise UsageError(
+            f"loading {info.name}: the batch lacks column {', '.join(map(repr, missing))}",
+            hint=f"{info.name} needs: {', '.join(info.required)}",
+        )
+    return cols
+
+
+def _prepare(
+    rows: Iterator[Row], info: TableInfo, cols: tuple[str, ...], *, as_mappings: bool
+) -> Iterator[Sequence[Any]]:
+    """Rows as sequences in `cols` order, naive datetimes refused, JSON values wrapped."""
+    tz = [cols.index(c) for c in info.timestamptz_columns if c in cols]
+    js = [cols.index(c) for c in info.json_columns if c in cols]
+    if as_mappings:
+        get = operator.itemgetter(*cols)
+        single = len(cols) == 1
+        rows = (_pick(get, row, n, info, cols, single) for n, row in enumerate(rows, 1))
+    if not tz and not js:
+        return iter(rows)
+    return _checked(rows, info, cols, tz, js)
+
+
+def _pick(
+    get: Callable[[Any], Any], row: Any, n: int, info: TableInfo, cols: tuple[str, ...],
+    single: bool,
+) -> Sequence[Any]:  # fmt: skip
+    try:
+        values = get(row)
+    except KeyError as exc:
+        raise UsageError(f"loading {info.name}: row {n} has no value for column {exc}") from None
+    except TypeError:
+        raise UsageError(f"loading {info.name}: row {n} is not a mapping like row 1") from None
+    return (values,) if single else values
+
+
+def _checked(
+    rows: Iterable[Sequence[Any]], info: TableInfo, cols: tuple[str, ...], tz: list[int],
+    js: list[int],
+) -> Iterator[Sequence[Any]]:  # fmt: skip
+    from psycopg.types.json import Jsonb
+
+    for n, row in enumerate(rows, 1):
+        for i in tz:
+            value = row[i]
+            if isinstance(value, datetime) and value.tzinfo is None:
+                raise UsageError(
+                    f"loading {info.name}: row {n}, column {cols[i]}: {value.isoformat()} "
+                    "has no time zone",
+                    hint="give timezone-aware datetimes (e.g. tzinfo=timezone.utc)",
+                )
+        if js:
+            row = list(row)
+            for i in js:
+                if row[i] is not None and not isinstance(row[i], Jsonb):
+                    row[i] = Jsonb(row[i])
+        yield row
+
+
+def _load(
+    conn: psycopg.Connection[Any], info: TableInfo, cols: tuple[str, ...], batch: _Batch
+) -> int:
+    from psycopg import sql
+
+    stage = sql.Identifier(STAGE)
+    table = sql.Identifier(info.name)
+    columns = sql.SQL(", ").join(map(sql.Identifier, cols))
+    with conn.cursor() as cur:
+        # Text that names no zone is read as UTC, whatever the server's TimeZone says.
+        cur.execute("SELECT set_config('TimeZone', 'UTC', true)")
+        cur.execute(
+            sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA")
+            .format(stage, columns, table)
+        )  # fmt: skip
+        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, columns)) as copy:
+            write = copy.write_row
+            count = 0
+            for row in batch.rows:
+                write(row)
+                count += 1
+            batch.count = count
+        if batch.count == 0:
+            cur.execute(sql.SQL("DROP TABLE {}").format(stage))
+            return 0
+        if info.name == "macro_series":
+            _check_revisions(cur, stage)
+        if info.is_hypertable:
+            cur.execute(
+                "SELECT set_config(name, '0', true) FROM pg_settings WHERE name = %s",
+                (DECOMPRESSION_LIMIT,),
+            )
+        insert = sql.SQL("INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}").format(
+            table=table, columns=columns, stage=stage
+        )
+        if info.time_column is not None:  # chunk by chunk: one open chunk at a time
+            insert += sql.SQL(" ORDER BY {}").format(sql.Identifier(info.time_column))
+        inserted = None
+        if info.time_column is not None and not _overlaps(cur, info.time_column, stage, table):
+            inserted = _insert_new(conn, cur, insert)
+        if inserted is None:
+            cur.execute(insert + sql.SQL(" ON CONFLICT ON CONSTRAINT {} DO NOTHING").format(
+                sql.Identifier(info.natural_key)
+            ))  # fmt: skip
+            inserted = cur.rowcount
+        cur.execute(sql.SQL("DROP TABLE {}").format(stage))
+    return inserted
+
+
+def _overlaps(cur: psycopg.Cursor[Any], time_column: str, stage: Any, table: Any) -> bool:
+    """Whether the table holds any row in the batch's time range (one index probe a chunk)."""
+    from psycopg import sql
+
+    column = sql.Identifier(time_column)
+    cur.execute(sql.SQL("SELECT min({c}), max({c}) FROM {s}").format(c=column, s=stage))
+    lo, hi = cur.fetchone() or (None, None)
+    cur.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {t} WHERE {c} BETWEEN %s AND %s)").format(
+            t=table, c=column
+        ),
+        (lo, hi),
+    )
+    row = cur.fetchone()
+    return bool(row and row[0])
+
+
+def _insert_new(conn: psycopg.Connection[Any], cur: psycopg.Cursor[Any], insert: Any) -> int | None:
+    """A batch past everything stored (the usual append) skips the ON CONFLICT machinery.
+
+    If a key turns up anyway (repeated within the batch, or written meanwhile by another
+    session) the savepoint undoes the attempt and the caller inserts with ON CONFLICT.
+    """
+    import psycopg.errors
+
+    try:
+        with conn.transaction():
+            cur.execute(insert)
+            return cur.rowcount
+    except psycopg.errors.UniqueViolation:
+        return None
+
+
+# -- macro_series: point-in-time checks ------------------------------------------------------
+
+_SERIES = "coalesce(sm.series_code || ' (id ' || k.series_id || ')', 'id ' || k.series_id)"
+
+_IN_BATCH = f"""
+SELECT {_SERIES}, k.observation_date, k.revision_number, k.n
+FROM (
+    SELECT series_id, observation_date, revision_number, count(*) AS n
+    FROM {{stage}}
+    GROUP BY series_id, observation_date, revision_number
+    HAVING count(DISTINCT release_time) > 1 OR count(DISTINCT value) > 1
+        OR (count(value) > 0 AND count(value) < count(*))
+) k LEFT JOIN series_metadata sm ON sm.id = k.series_id
+ORDER BY 1, 2, 3 LIMIT {MAX_REPORTED + 1}
+"""
+
+_CHANGED = f"""
+SELECT {_SERIES}, k.observation_date, k.revision_number,
+       k.old_value, k.old_release, k.value, k.release_time
+FROM (
+    SELECT s.series_id, s.observation_date, s.revision_number, s.value, s.release_time,
+           m.value AS old_value, m.release_time AS old_release
+    FROM {{stage}} s
+    JOIN macro_series m USING (series_id, observation_date, revision_number)
+    WHERE m.observation_date BETWEEN %(lo)s AND %(hi)s
+      AND (m.value IS DISTINCT FROM s.value OR m.release_time <> s.release_time)
+) k LEFT JOIN series_metadata sm ON sm.id = k.series_id
+ORDER BY 1, 2, 3 LIMIT {MAX_REPORTED + 1}
+"""
+
+# Stored rows of the observations the batch touches, plus the batch's new rows; a pair of
+# consecutive revisions out of release order is a problem when one of the two is new.
+_OUT_OF_ORDER = f"""
+WITH new AS (
+    SELECT DISTINCT ON (series_id, observation_date, revision_number)
+           series_id, observation_date, revision_number, release_time
+    FROM {{stage}} s
+    WHERE NOT EXISTS (
+        SELECT 1 FROM macro_series m
+        WHERE m.series_id = s.series_id AND m.observation_date = s.observation_date
+          AND m.revision_number = s.revision_number
+          AND m.observation_date BETWEEN %(lo)s AND %(hi)s)
+    ORDER BY series_id, observation_date, revision_number
+), stored AS (
+    SELECT m.series_id, m.observation_date, m.revision_number, m.release_time
+    FROM macro_series m
+    WHERE m.observation_date BETWEEN %(lo)s AND %(hi)s
+      AND (m.series_id, m.observation_date) IN (
+          SELECT DISTINCT series_id, observation_date FROM {{stage}})
+), combined AS (
+    SELECT *, true AS is_new FROM new
+    UNION ALL
+    SELECT *, false FROM stored
+), paired AS (
+    SELECT *, lag(revision_number) OVER w AS prev_revision,
+           lag(release_time) OVER w AS prev_release, lag(is_new) OVER w AS prev_is_new
+    FROM combined
+    WINDOW w AS (PARTITION BY series_id, observation_date ORDER BY revision_number)
+)
+SELECT {_SERIES}, k.observation_date, k.revision_number, k.release_time,
+       k.prev_revision, k.prev_release
+FROM paired k LEFT JOIN series_metadata sm ON sm.id = k.series_id
+WHERE k.release_time < k.prev_release AND (k.is_new OR k.prev_is_new)
+ORDER BY 1, 2, 3 LIMIT {MAX_REPORTED + 1}
+"""
+
+_NOTHING_LOADED = "nothing from this batch was loaded"
+
+
+def _check_revisions(cur: psycopg.Cursor[Any], stage: Any) -> None:
+    from psycopg import sql
+
+    def run(query: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        cur.execute(sql.SQL(query).format(stage=stage), params)  # type: ignore[arg-type]
+        return cur.fetchall()
+
+    cur.execute(sql.SQL("ANALYZE {}").format(stage))
+    doubles = run(_IN_BATCH)
+    if doubles:
+        raise RevisionError(
+            f"macro_series batch rejected: {_count(doubles, 'revision')} given more than "
+            "once, with different values or release times",
+            hint=f"give each (series, observation_date, revision_number) once; {_NOTHING_LOADED}",
+            problems=[f"series {s}, {d}: revision {r} given {n} times differently"
+                      for s, d, r, n in doubles[:MAX_REPORTED]],
+        )  # fmt: skip
+    cur.execute(
+        sql.SQL("SELECT min(observation_date), max(observation_date) FROM {}").format(stage)
+    )
+    lo, hi = cur.fetchone() or (None, None)
+    bounds = {"lo": lo, "hi": hi}
+    changed = run(_CHANGED, bounds)
+    if changed:
+        raise RevisionError(
+            f"macro_series batch rejected: {_count(changed, 'row')} would change a published "
+            "revision",
+            hint="a published value is never updated: load the correction as the next "
+            f"revision_number, with its own release_time; {_NOTHING_LOADED}",
+            problems=[
+                f"series {s}, {d}: revision {r} is published as {ov} released {_ts(orl)}; "
+                f"the batch gives {v} released {_ts(rl)}"
+                for s, d, r, ov, orl, v, rl in changed[:MAX_REPORTED]
+            ],
+        )
+    disorder = run(_OUT_OF_ORDER, bounds)
+    if disorder:
+        raise RevisionError(
+            f"macro_series batch rejected: {_count(disorder, 'revision')} out of release order",
+            hint="a revision's release_time must be at or after the previous revision's; "
+            + _NOTHING_LOADED,
+            problems=[
+                f"series {s}, {d}: revision {r} released {_ts(rl)} is earlier than "
+                f"revision {pr} released {_ts(prl)}"
+                for s, d, r, rl, pr, prl in disorder[:MAX_REPORTED]
+            ],
+        )
+
+
+def _count(rows: list[Any], noun: str) -> str:
+    if len(rows) > MAX_REPORTED:
+        return f"more than {MAX_REPORTED} {noun}s"
+    return f"{len(rows)} {noun}" + ("s" if len(rows) > 1 else "")
+
+
+def _ts(value: datetime) -> str:
+    return value.isoformat()

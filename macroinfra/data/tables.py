@@ -1,0 +1,79 @@
+"""What the loader needs to know about each table it writes: columns and natural key.
+
+Derived from the SQLAlchemy models (the one description of the schema), on first use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from macroinfra.errors import UsageError
+from macroinfra.timescale.spec import ALL_TABLES, BY_TABLE
+
+# Filled by the database, never by a writer.
+_SERVER_ONLY = frozenset({"created_at", "updated_at"})
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    name: str
+    columns: tuple[str, ...]  # every column a writer may give, in table order
+    required: tuple[str, ...]  # a batch must give these: the NOT NULL columns of the natural
+    # key, and the NOT NULL columns without a default
+    natural_key: str  # the unique constraint ON CONFLICT names
+    key_columns: tuple[str, ...]
+    time_column: str | None  # hypertables only
+    timestamptz_columns: tuple[str, ...]
+    json_columns: tuple[str, ...]
+
+    @property
+    def is_hypertable(self) -> bool:
+        return self.time_column is not None
+
+
+@cache
+def table_info(name: str) -> TableInfo:
+    """The loadable table `name`; a UsageError names the loadable ones otherwise."""
+    if name not in ALL_TABLES:
+        raise UsageError(
+            f"cannot load into {name!r}: not a macroinfra table",
+            hint=f"load into one of: {', '.join(ALL_TABLES)}",
+        )
+    from sqlalchemy import UniqueConstraint
+    from sqlalchemy.dialects.postgresql import JSON, JSONB
+    from sqlalchemy.types import DateTime
+
+    from macroinfra.models import Base
+
+    table = Base.metadata.tables[name]
+    spec = BY_TABLE.get(name)
+    columns = [c for c in table.columns if c.name not in _SERVER_ONLY]
+    if spec is not None:  # the identity half of the primary key is the database's to assign
+        columns = [c for c in columns if c.name != "id"]
+    else:
+        columns = [c for c in columns if not c.primary_key]
+    uniques = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
+    if spec is not None:
+        key = next(u for u in uniques if u.name == f"uq_{name}_natural_key")
+    else:
+        (key,) = uniques  # metadata tables have exactly one unique constraint
+    required = [c.name for c in key.columns if not c.nullable]
+    required += [
+        c.name
+        for c in columns
+        if not c.nullable and c.server_default is None and c.default is None
+        and c.name not in required
+    ]  # fmt: skip
+    return TableInfo(
+        name=name,
+        columns=tuple(c.name for c in columns),
+        required=tuple(required),
+        natural_key=str(key.name),
+        key_columns=tuple(c.name for c in key.columns),
+        time_column=spec.time_column if spec else None,
+        timestamptz_columns=tuple(
+            c.name for c in columns if isinstance(c.type, DateTime) and c.type.timezone
+        ),
+        json_columns=tuple(c.name for c in columns if isinstance(c.type, JSON | JSONB)),
+    )
