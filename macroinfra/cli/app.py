@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from macroinfra import __version__
-from macroinfra.cli import config, data, migrate, seed, stack
+from macroinfra.cli import config, data, doctor, migrate, schema, seed, stack
 from macroinfra.cli.context import App
 from macroinfra.errors import MacroinfraError
 
@@ -68,6 +68,8 @@ def root(
 
 app.add_typer(config.app, name="config")
 app.add_typer(migrate.app, name="migrate")
+app.add_typer(schema.app, name="schema")
+app.command()(doctor.doctor)
 app.add_typer(data.app, name="data")
 app.add_typer(seed.app, name="seed")
 stack.register(app)

@@ -119,3 +119,8 @@ def progress(description: str) -> Iterator[Callable[[str], None]]:
         return
     with console.status(description) as spinner:
         yield lambda text: spinner.update(text)
+
+
+def long_line(text: str, *, style: str | None = None) -> None:
+    """A result line (stdout) that Rich never breaks: a terminal wraps it, a pipe keeps it whole."""
+    out().print(text, style=style, markup=False, soft_wrap=True)

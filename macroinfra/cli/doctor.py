@@ -1,0 +1,121 @@
+"""`macroinfra doctor`: is every service up, authenticated, and (with --strict) the schema exact."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from macroinfra.cli.context import get_app
+from macroinfra.cli.options import JsonOption, RuntimeOption
+
+if TYPE_CHECKING:
+    from macroinfra.probes import Check, DoctorReport
+
+MARKS = {"ok": "✓", "warning": "!", "failed": "✗", "skipped": "-"}
+STYLES = {"ok": "green", "warning": "yellow", "failed": "red", "skipped": "dim"}
+
+
+def doctor(
+    ctx: typer.Context,
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Services to check (default: all the runtime provides).", show_default=False
+        ),
+    ] = None,
+    *,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Also check the schema against the declared spec, and fail on warnings.",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            max=600,
+            show_default=False,
+            help="Seconds the whole command may take, start-up and exit included "
+            "(default: MACROINFRA_PROBE_TIMEOUT, 5).",
+        ),
+    ] = None,
+    runtime: RuntimeOption = None,
+    profile: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--profile", help="Compose profiles in use ('full' adds Kafka).", show_default=False
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check every service answers and accepts the credentials; exit 1 if a check fails."""
+    from macroinfra.cli import render
+    from macroinfra.probes import run_doctor
+
+    report = run_doctor(
+        get_app(ctx).settings,
+        services or [],
+        strict=strict,
+        timeout=timeout,
+        runtime=runtime,
+        profiles=profile or [],
+    )
+    render.emit(report, as_json=as_json, human=_human)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _human(report: DoctorReport) -> None:
+    from macroinfra.cli import render
+
+    mode = ", strict" if report.strict else ""
+    render.long_line(
+        f"Doctor summary (runtime {report.runtime}, timeout {report.timeout_s:g} s{mode}):"
+    )
+    services = [c for c in report.checks if not c.name.startswith("schema")]
+    schema = [c for c in report.checks if c.name.startswith("schema")]
+    for check in services:
+        _check(check, check.name)
+    if schema:
+        render.long_line("Schema against the declared spec:")
+        for check in schema:
+            _check(check, check.name.removeprefix("schema: ").removeprefix("schema"))
+    counts = report.counts
+    parts = [
+        f"{counts[k]} {label}"
+        for k, label in (
+            ("ok", "ok"),
+            ("warning", "warning" if counts["warning"] == 1 else "warnings"),
+            ("failed", "failed"),
+            ("skipped", "skipped"),
+        )
+        if counts[k]
+    ]
+    verdict = "no issues found" if report.ok else "issues found"
+    render.long_line(
+        f"{', '.join(parts)} in {_ms(report.elapsed_ms)}: {verdict}.",
+        style="green" if report.ok else "red",
+    )
+
+
+def _check(check: Check, label: str) -> None:
+    from macroinfra.cli import render
+
+    status = check.status.value
+    latency = f" ({_ms(check.latency_ms)})" if check.latency_ms is not None else ""
+    title = f"{label}: " if label else ""
+    render.long_line(f"[{MARKS[status]}] {title}{check.detail}{latency}", style=STYLES[status])
+    for problem in check.problems:
+        render.long_line(f"    • {problem}")
+    if check.hint and status in {"warning", "failed"}:
+        render.long_line(f"    fix: {check.hint}")
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"

@@ -1,0 +1,155 @@
+"""`macroinfra doctor`: which services to probe, the probes in parallel, one report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from macroinfra.probes.result import Check, DoctorReport, Status
+from macroinfra.probes.runner import Budget, Job, run_jobs
+
+if TYPE_CHECKING:
+    from macroinfra.settings import Settings
+
+# The services each runtime runs; compose also runs those of the active profiles.
+PROVIDED = {
+    "local": ("timescaledb", "redis"),
+    "external": ("timescaledb", "redis", "mongodb", "kafka", "minio"),
+}
+# Of the timeout, the part kept for starting the process and exiting it (interpreter start-up,
+# imports, rendering, and client libraries' exit hooks), so the whole command ends in time.
+EXIT_RESERVE_S = 0.4
+EXIT_RESERVE_SHARE = 0.25
+SECRET_MIN_LENGTH = 3  # shorter values are not masked in text: they would mangle every line
+
+
+def provided_services(runtime: str, profiles: Sequence[str] = ()) -> tuple[str, ...]:
+    from macroinfra.runtime.base import PROFILES, SERVICES
+
+    if runtime == "compose":
+        optional = {s for members in PROFILES.values() for s in members}
+        active = {s for p in profiles for s in PROFILES.get(p, ())}
+        return tuple(s for s in SERVICES if s not in optional or s in active)
+    return tuple(s for s in SERVICES if s in PROVIDED.get(runtime, SERVICES))
+
+
+def probe_time(timeout: float) -> float:
+    """The seconds the probes get out of the command's timeout."""
+    return timeout - min(EXIT_RESERVE_S, timeout * EXIT_RESERVE_SHARE)
+
+
+def skip_reason(service: str, runtime: str) -> str:
+    from macroinfra.runtime.base import PROFILES
+
+    if runtime == "compose":
+        profile = next((p for p, members in PROFILES.items() if service in members), None)
+        if profile is not None:
+            return f"not provided: the compose runtime runs it only with --profile {profile}"
+    return f"not provided by the {runtime} runtime"
+
+
+def run_doctor(
+    settings: Settings,
+    services: Sequence[str] = (),
+    *,
+    strict: bool = False,
+    timeout: float | None = None,
+    runtime: str | None = None,
+    profiles: Sequence[str] = (),
+) -> DoctorReport:
+    """Probe the services (all the runtime provides, or the named ones) within `timeout`.
+
+    Named services are probed whatever the runtime; the others the runtime does not provide
+    are reported as skipped. Raises UsageError for an unknown service, profile or runtime.
+    """
+    from macroinfra.runtime import SERVICES, select_runtime
+    from macroinfra.runtime.base import validate_profiles, validate_services
+
+    started = time.monotonic()
+    named = validate_services(list(services))
+    profiles = validate_profiles(list(profiles))
+    limit = timeout if timeout is not None else settings.probe_timeout
+    runtime_name = select_runtime(settings, runtime).runtime.name
+    provided = provided_services(runtime_name, profiles)
+    probes = _probes(settings, strict)
+
+    jobs: list[Job] = []
+    skipped: dict[str, Check] = {}
+    for service in SERVICES:
+        if named and service not in named:
+            continue
+        if named or service in provided:
+            run, hint = probes[service]
+            jobs.append(
+                Job(
+                    service,
+                    service,
+                    run,
+                    hint,
+                    continuation="schema" if service == "timescaledb" else None,
+                )
+            )
+        else:
+            reason = skip_reason(service, runtime_name)
+            skipped[service] = Check(
+                service, service, Status.SKIPPED, reason, reason="not_provided"
+            )
+
+    results = run_jobs(jobs, probe_time(limit))
+    by_service: dict[str, list[Check]] = {}
+    for check in results:
+        by_service.setdefault(check.service, []).append(check)
+    ordered: list[Check] = []
+    for service in SERVICES:
+        ordered.extend(by_service.get(service, []))
+        if service in skipped:
+            ordered.append(skipped[service])
+    secrets = _secrets(settings)
+    return DoctorReport(
+        runtime=runtime_name,
+        strict=strict,
+        timeout_s=limit,
+        elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+        checks=[c.scrubbed(secrets) for c in ordered],
+    )
+
+
+Probe = Callable[[Budget], Iterator[Check]]
+
+
+def _probes(settings: Settings, strict: bool) -> dict[str, tuple[Probe, str]]:
+    from macroinfra.probes import kafka, minio, mongodb, redis, timescaledb
+
+    return {
+        "timescaledb": (
+            lambda b: timescaledb.probe(settings, b, strict=strict),
+            timescaledb.ADDRESS_HINT,
+        ),
+        "redis": (lambda b: redis.probe(settings, b), redis.ADDRESS_HINT),
+        "mongodb": (lambda b: mongodb.probe(settings, b), mongodb.ADDRESS_HINT),
+        "kafka": (lambda b: kafka.probe(settings, b), kafka.ADDRESS_HINT),
+        "minio": (lambda b: minio.probe(settings, b), minio.ADDRESS_HINT),
+    }
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [
+        settings.postgres_password,
+        settings.redis_password,
+        settings.mongo_password,
+        settings.minio_root_password,
+        settings.fred_api_key,
+    ]
+    out = []
+    for value in values:
+        if value is None:
+            continue
+        secret = value.get_secret_value()
+        if len(secret) >= SECRET_MIN_LENGTH:
+            out.append(secret)
+    # URL-quoted forms too: a client may echo a connection string.
+    from urllib.parse import quote
+
+    out += [quote(v, safe="") for v in out if quote(v, safe="") != v]
+    return sorted(set(out), key=len, reverse=True)

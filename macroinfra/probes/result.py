@@ -1,0 +1,122 @@
+"""What a probe finds: one Check per line of `doctor` output, and the report that holds them."""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+class Status(enum.StrEnum):
+    OK = "ok"
+    WARNING = "warning"  # works, with a caveat; fails the run only under --strict
+    FAILED = "failed"
+    SKIPPED = "skipped"  # not checked, with the reason (e.g. the runtime does not provide it)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str  # "redis", or a strict check such as "schema: hypertables"
+    service: str  # one of runtime.SERVICES
+    status: Status
+    detail: str  # one line: what was found
+    latency_ms: float | None = None
+    hint: str | None = None  # the fix, in one line (the command or the setting); set when not ok
+    reason: str | None = None  # machine-readable cause: "auth", "refused", "timeout", "drift", ...
+    problems: tuple[str, ...] = ()  # one line per difference found (strict checks)
+    info: dict[str, Any] = field(default_factory=dict)  # versions, brokers, ... for --json
+
+    def scrubbed(self, secrets: list[str]) -> Check:
+        """This check with every occurrence of a secret value replaced by ***."""
+        if not secrets:
+            return self
+        return replace(
+            self,
+            detail=_scrub(self.detail, secrets),
+            hint=_scrub(self.hint, secrets) if self.hint is not None else None,
+            problems=tuple(_scrub(p, secrets) for p in self.problems),
+            info=_scrub_value(self.info, secrets),
+        )
+
+
+def ok(name: str, service: str, detail: str, started: float, **info: Any) -> Check:
+    return Check(name, service, Status.OK, detail, elapsed_ms(started), info=info)
+
+
+def failed(
+    name: str,
+    service: str,
+    detail: str,
+    hint: str,
+    *,
+    reason: str,
+    started: float | None = None,
+    problems: tuple[str, ...] = (),
+    **info: Any,
+) -> Check:
+    latency = elapsed_ms(started) if started is not None else None
+    return Check(name, service, Status.FAILED, detail, latency, hint, reason, problems, info)
+
+
+def warning(
+    name: str,
+    service: str,
+    detail: str,
+    hint: str,
+    *,
+    reason: str,
+    started: float | None = None,
+    problems: tuple[str, ...] = (),
+    **info: Any,
+) -> Check:
+    latency = elapsed_ms(started) if started is not None else None
+    return Check(name, service, Status.WARNING, detail, latency, hint, reason, problems, info)
+
+
+def waited(started: float) -> str:
+    """How long since `started`, for a timeout message: '2.0 s'."""
+    return f"{time.monotonic() - started:.1f} s"
+
+
+def elapsed_ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    runtime: str
+    strict: bool
+    timeout_s: float
+    elapsed_ms: float
+    checks: list[Check]
+    __json_properties__ = ("ok", "counts")
+
+    @property
+    def ok(self) -> bool:
+        """Every required check passed (warnings pass, except under --strict)."""
+        bad = {Status.FAILED, Status.WARNING} if self.strict else {Status.FAILED}
+        return not any(c.status in bad for c in self.checks)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {s.value: sum(c.status is s for c in self.checks) for s in Status}
+
+
+REDACTED = "***"
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _scrub_value(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return _scrub(value, secrets)
+    if isinstance(value, dict):
+        return {k: _scrub_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub_value(v, secrets) for v in value)
+    return value

@@ -1,0 +1,213 @@
+"""`doctor --strict`: the schema is exactly as declared.
+
+Migrations at head, then the differences of macroinfra.timescale.contract grouped into one
+check per area (tables, hypertables, compression, compression policies, policy jobs, unique
+indexes). On the Apache edition the compression checks fail with the edition's reason and fix.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from macroinfra.errors import MacroinfraError
+from macroinfra.probes._net import first_line
+from macroinfra.probes.result import Check, failed, ok
+from macroinfra.timescale import contract
+from macroinfra.timescale.contract import Difference, SchemaReport
+from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON
+from macroinfra.timescale.spec import BY_TABLE, METADATA_TABLES
+
+if TYPE_CHECKING:
+    from macroinfra.db import Database
+
+SERVICE = "timescaledb"
+MIGRATE = "run `macroinfra migrate`"
+
+
+def strict_checks(db: Database) -> Iterator[Check]:
+    yield _migrations(db)
+    started = time.monotonic()
+    try:
+        from macroinfra.db import connect
+
+        with connect(db.engine) as conn:
+            report = contract.build_report(conn)
+    except MacroinfraError as exc:
+        yield failed(
+            "schema",
+            SERVICE,
+            f"not checked: {exc.message}",
+            exc.hint or "fix the timescaledb line above",
+            reason="unavailable",
+            started=started,
+        )
+        return
+    except Exception as exc:  # a query failed or ran past the statement timeout
+        yield failed(
+            "schema",
+            SERVICE,
+            f"not checked: {first_line(exc)}",
+            "run `macroinfra schema show` to see what the catalog query hit",
+            reason="error",
+            started=started,
+        )
+        return
+    yield from contract_checks(report, started)
+
+
+def _migrations(db: Database) -> Check:
+    from macroinfra import migrations
+
+    name = "schema: migrations"
+    started = time.monotonic()
+    try:
+        status = migrations.status(db)
+    except MacroinfraError as exc:
+        return failed(
+            name, SERVICE, exc.message, exc.hint or MIGRATE, reason="migrations", started=started
+        )
+    except Exception as exc:
+        return failed(
+            name,
+            SERVICE,
+            f"cannot read the revision: {first_line(exc)}",
+            MIGRATE,
+            reason="error",
+            started=started,
+        )
+    if status.at_head:
+        return ok(
+            name,
+            SERVICE,
+            f"at head ({status.head})",
+            started,
+            current=status.current,
+            head=status.head,
+        )
+    pending = ", ".join(p.revision for p in status.pending)
+    return failed(
+        name,
+        SERVICE,
+        f"at {status.current or 'no revision'}, head is {status.head}",
+        MIGRATE,
+        reason="migrations",
+        started=started,
+        problems=(f"pending: {pending}",) if pending else (),
+        current=status.current,
+        head=status.head,
+    )
+
+
+def contract_checks(report: SchemaReport, started: float) -> Iterator[Check]:
+    """One check per area, from the differences in a schema report."""
+    diffs = [d for t in report.tables for d in t.differences]
+    present = {t.name for t in report.tables if t.actual is not None}
+    hypertables = [t for t in report.tables if t.kind == "hypertable" and t.actual is not None]
+    declared_hyper = [n for n in BY_TABLE if n in present]
+    jobs = sum(
+        len(t.actual.hypertable.jobs)
+        for t in hypertables
+        if t.actual is not None and t.actual.hypertable is not None
+    )
+    indexes = sum(
+        len(t.actual.hypertable.unique_indexes)
+        for t in hypertables
+        if t.actual is not None and t.actual.hypertable is not None
+    )
+    declared = len(METADATA_TABLES) + len(BY_TABLE)
+
+    yield _area(
+        "schema: tables",
+        _of(diffs, contract.TABLE_ASPECTS),
+        started,
+        ok_detail=f"all {declared} declared tables present",
+        hint="run `macroinfra migrate`; at head already, a table dropped by hand must be "
+        "restored from a backup, or rebuilt with `macroinfra migrate down --to base` "
+        "then `macroinfra migrate` (drops data)",
+    )
+    hyper_diffs = _of(diffs, contract.HYPERTABLE_ASPECTS)
+    yield _area(
+        "schema: hypertables",
+        hyper_diffs,
+        started,
+        ok_detail=f"{len(declared_hyper)} hypertables with the declared time column and "
+        "chunk interval",
+        hint=_hypertable_hint(hyper_diffs),
+    )
+    yield _area(
+        "schema: compression",
+        _of(diffs, contract.COMPRESSION_ASPECTS),
+        started,
+        ok_detail=f"{len(declared_hyper)} hypertables compressed as declared",
+        hint="run `macroinfra migrate` (it enables missing compression); settings that "
+        "differ: ALTER TABLE <table> SET (timescaledb.compress_segmentby = ..., "
+        "timescaledb.compress_orderby = ...)",
+    )
+    yield _area(
+        "schema: compression policies",
+        _of(diffs, contract.POLICY_ASPECTS),
+        started,
+        ok_detail=f"{len(declared_hyper)} compression policies as declared",
+        hint="run `macroinfra migrate` (it adds missing policies); a policy that differs: "
+        "SELECT remove_compression_policy('<table>'), then `macroinfra migrate`",
+    )
+    yield _area(
+        "schema: policy jobs",
+        _of(diffs, contract.JOB_ASPECTS),
+        started,
+        ok_detail=f"{jobs} policy jobs, none failing or paused"
+        if jobs
+        else "no policy jobs to check",
+        hint="see timescaledb_information.job_errors; resume a paused job with "
+        "SELECT alter_job(<job_id>, scheduled => true)",
+    )
+    yield _area(
+        "schema: unique indexes",
+        _of(diffs, contract.INDEX_ASPECTS),
+        started,
+        ok_detail=f"{indexes} unique indexes, each includes its hypertable's time column",
+        hint="recreate each listed index with the time column in its key",
+    )
+
+
+def _of(diffs: Sequence[Difference], aspects: Sequence[str]) -> list[Difference]:
+    return [d for d in diffs if d.aspect in aspects]
+
+
+def _area(
+    name: str, diffs: list[Difference], started: float, *, ok_detail: str, hint: str
+) -> Check:
+    if not diffs:
+        return ok(name, SERVICE, ok_detail, started)
+    if all(d.unavailable for d in diffs):
+        tables = sorted({d.table for d in diffs})
+        return failed(
+            name,
+            SERVICE,
+            APACHE_REASON,
+            APACHE_FIX,
+            reason="edition",
+            started=started,
+            problems=(f"not applied to: {', '.join(tables)}",),
+        )
+    problems = tuple(d.message for d in diffs)
+    count = len(diffs)
+    detail = f"{count} difference{'s' if count != 1 else ''} from the declared schema"
+    return failed(name, SERVICE, detail, hint, reason="drift", started=started, problems=problems)
+
+
+def _hypertable_hint(diffs: list[Difference]) -> str:
+    intervals = [d for d in diffs if d.aspect == "chunk_interval"]
+    if intervals and len(intervals) == len(diffs):
+        calls = "; ".join(
+            f"SELECT set_chunk_time_interval('{d.table}', INTERVAL "
+            f"'{BY_TABLE[d.table].chunk_interval_sql}')"
+            for d in intervals
+        )
+        return f"run in psql: {calls} (applies to new chunks)"
+    return (
+        "the hypertables differ from the declared spec: rebuild them with the migration "
+        "(`macroinfra migrate down --to base`, then `macroinfra migrate`; drops data)"
+    )

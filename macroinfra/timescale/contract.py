@@ -1,0 +1,424 @@
+"""The declared spec against the database: every difference, as values.
+
+`compare` turns a SchemaInspection into Differences (one per declared fact the database does
+not match); `schema_report` pairs every table's declared and actual state for `schema show`;
+`doctor --strict` groups the same Differences into its checks. On the Apache edition the
+compression facts are differences marked `unavailable`: the edition cannot provide them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from macroinfra.errors import NotFound
+from macroinfra.timescale.inspect import (
+    HypertableInfo,
+    SchemaInspection,
+    ServerInfo,
+    TableInfo,
+    inspect_schema,
+)
+from macroinfra.timescale.spec import BY_TABLE, METADATA_TABLES, HypertableSpec
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from macroinfra.db import Database
+
+UNAVAILABLE = "unavailable: Apache edition"
+
+# Aspects of a difference, grouped the way `doctor --strict` reports them.
+TABLE_ASPECTS = ("table",)
+HYPERTABLE_ASPECTS = ("hypertable", "time_column", "time_type", "chunk_interval")
+COMPRESSION_ASPECTS = ("compression", "segment_by", "order_by")
+POLICY_ASPECTS = ("compression_policy", "compress_after")
+JOB_ASPECTS = ("job",)
+INDEX_ASPECTS = ("unique_index",)
+
+
+@dataclass(frozen=True)
+class Difference:
+    table: str
+    aspect: str  # one of the *_ASPECTS above
+    declared: str | None
+    actual: str | None
+    message: str  # one line for people
+    unavailable: bool = False  # the server's edition cannot provide what is declared
+
+
+@dataclass(frozen=True)
+class DeclaredTable:
+    kind: str  # "hypertable" or "table"
+    time_column: str | None = None
+    time_type: str | None = None
+    chunk_interval: timedelta | None = None
+    chunk_interval_sql: str | None = None  # as declared: "1 month"
+    segment_by: tuple[str, ...] = ()
+    order_by: tuple[str, ...] = ()  # "timestamp DESC"
+    compress_after: timedelta | None = None
+
+    @classmethod
+    def of(cls, name: str) -> DeclaredTable | None:
+        spec = BY_TABLE.get(name)
+        if spec is not None:
+            return cls(
+                "hypertable",
+                spec.time_column,
+                spec.time_type,
+                spec.chunk_interval,
+                spec.chunk_interval_sql,
+                spec.segment_by,
+                tuple(o.sql() for o in spec.order_by),
+                spec.compress_after,
+            )
+        if name in METADATA_TABLES:
+            return cls("table")
+        return None
+
+
+@dataclass(frozen=True)
+class TableReport:
+    name: str
+    declared: DeclaredTable | None  # None: not in the spec (alembic_version, a table of yours)
+    actual: TableInfo | None  # None: missing from the database
+    differences: list[Difference] = field(default_factory=list)
+    compression: str | None = None  # hypertables: "enabled", "disabled" or UNAVAILABLE
+    __json_properties__ = ("kind", "matches")
+
+    @property
+    def kind(self) -> str:
+        if self.actual is not None:
+            return "hypertable" if self.actual.hypertable is not None else "table"
+        return self.declared.kind if self.declared is not None else "table"
+
+    @property
+    def matches(self) -> bool:
+        return not self.differences
+
+    def differs(self, *aspects: str) -> bool:
+        return any(d.aspect in aspects for d in self.differences)
+
+
+@dataclass(frozen=True)
+class SchemaReport:
+    server: ServerInfo
+    schema: str
+    tables: list[TableReport]
+    queries: int  # catalog queries sent to build this report
+    elapsed_ms: float
+    __json_properties__ = ("difference_count",)
+
+    @property
+    def difference_count(self) -> int:
+        return sum(len(t.differences) for t in self.tables)
+
+
+# -- comparison ------------------------------------------------------------------------------
+
+
+def compare(inspection: SchemaInspection) -> list[Difference]:
+    """Every way the database differs from the declared spec (empty: exactly as declared)."""
+    out: list[Difference] = []
+    for report in _reports(inspection):
+        out.extend(report.differences)
+    return out
+
+
+def schema_report(db: Database, table: str | None = None) -> SchemaReport:
+    """Declared and actual state of every table (or one), for `schema show`.
+
+    Raises NotFound (exit 1) for a table that is neither declared nor in the database.
+    """
+    from macroinfra.db import connect
+
+    started = time.monotonic()
+    with connect(db.engine) as conn:
+        report = build_report(conn, table)
+        if table is not None and not report.tables:
+            known = _known_tables(conn)
+            raise NotFound(
+                f"no table named {table!r} in schema {report.schema}",
+                hint=f"known tables: {', '.join(known)}",
+            )
+    return SchemaReport(
+        report.server,
+        report.schema,
+        report.tables,
+        report.queries,
+        round((time.monotonic() - started) * 1000, 1),
+    )
+
+
+def build_report(connection: Connection, table: str | None = None) -> SchemaReport:
+    started = time.monotonic()
+    inspection = inspect_schema(connection, table)
+    return report_from(inspection, round((time.monotonic() - started) * 1000, 1))
+
+
+def report_from(inspection: SchemaInspection, elapsed_ms: float = 0.0) -> SchemaReport:
+    """Pair every table's declared and actual state, with the differences."""
+    return SchemaReport(
+        inspection.server, inspection.schema, _reports(inspection), inspection.queries, elapsed_ms
+    )
+
+
+def _known_tables(connection: Connection) -> list[str]:
+    from sqlalchemy import text
+
+    from macroinfra.timescale.inspect import SCHEMA
+
+    present = connection.execute(
+        text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')"
+        ),
+        {"schema": SCHEMA},
+    ).scalars()
+    return sorted(set(present) | set(METADATA_TABLES) | set(BY_TABLE))
+
+
+def _reports(inspection: SchemaInspection) -> list[TableReport]:
+    names = {t.name for t in inspection.tables}
+    declared_names = list(METADATA_TABLES) + list(BY_TABLE)
+    if inspection.table_filter is not None:
+        declared_names = [n for n in declared_names if n == inspection.table_filter]
+    server = inspection.server
+    reports = []
+    for name in sorted(names | set(declared_names)):
+        declared = DeclaredTable.of(name)
+        actual = inspection.table(name)
+        diffs = _differences(name, declared, actual, server)
+        compression = None
+        if actual is not None and actual.hypertable is not None:
+            compression = _compression_state(actual.hypertable, server)
+        elif declared is not None and declared.kind == "hypertable":
+            compression = UNAVAILABLE if not server.supports_compression else None
+        reports.append(TableReport(name, declared, actual, diffs, compression))
+    return reports
+
+
+def _compression_state(hyper: HypertableInfo, server: ServerInfo) -> str:
+    if hyper.compression_enabled:
+        return "enabled"
+    return "disabled" if server.supports_compression else UNAVAILABLE
+
+
+def _differences(
+    name: str, declared: DeclaredTable | None, actual: TableInfo | None, server: ServerInfo
+) -> list[Difference]:
+    diffs: list[Difference] = []
+    if declared is not None and actual is None:
+        what = f"{declared.kind} {name} is missing"
+        return [Difference(name, "table", declared.kind, "missing", what)]
+    if actual is None:
+        return diffs
+    hyper = actual.hypertable
+    if declared is not None and declared.kind == "table" and hyper is not None:
+        diffs.append(
+            Difference(
+                name,
+                "hypertable",
+                "plain table",
+                "hypertable",
+                f"{name} is declared a plain table but is a hypertable",
+            )
+        )
+    spec = BY_TABLE.get(name)
+    if spec is not None:
+        if hyper is None:
+            diffs.append(
+                Difference(
+                    name,
+                    "hypertable",
+                    f"hypertable on {spec.time_column}",
+                    "plain table",
+                    f"{name} is a plain table, declared a hypertable on {spec.time_column}",
+                )
+            )
+        else:
+            diffs.extend(_hypertable_differences(spec, hyper, server))
+    if hyper is not None:
+        diffs.extend(_job_differences(name, hyper))
+        diffs.extend(_index_differences(name, hyper))
+    return diffs
+
+
+def _hypertable_differences(
+    spec: HypertableSpec, hyper: HypertableInfo, server: ServerInfo
+) -> list[Difference]:
+    name = spec.table
+    diffs = []
+    if hyper.time_column != spec.time_column:
+        diffs.append(
+            Difference(
+                name,
+                "time_column",
+                spec.time_column,
+                hyper.time_column,
+                f"{name}: time column {hyper.time_column}, declared {spec.time_column}",
+            )
+        )
+    if hyper.time_type != spec.time_type:
+        diffs.append(
+            Difference(
+                name,
+                "time_type",
+                spec.time_type,
+                hyper.time_type,
+                f"{name}: time column type {hyper.time_type}, declared {spec.time_type}",
+            )
+        )
+    if hyper.chunk_interval != spec.chunk_interval:
+        actual = describe_interval(hyper.chunk_interval)
+        declared = declared_interval(spec.chunk_interval, spec.chunk_interval_sql)
+        diffs.append(
+            Difference(
+                name,
+                "chunk_interval",
+                declared,
+                actual,
+                f"{name}: chunk interval {actual}, declared {declared}",
+            )
+        )
+
+    declared_order = ", ".join(o.sql() for o in spec.order_by)
+    policy = hyper.compression_policy
+    if not server.supports_compression and not hyper.compression_enabled:
+        diffs.append(
+            Difference(
+                name,
+                "compression",
+                f"segment by {spec.segment_by_sql}, order by {declared_order}",
+                UNAVAILABLE,
+                f"{name}: compression not enabled ({UNAVAILABLE})",
+                unavailable=True,
+            )
+        )
+    elif not hyper.compression_enabled:
+        diffs.append(
+            Difference(
+                name, "compression", "enabled", "disabled", f"{name}: compression is not enabled"
+            )
+        )
+    else:
+        if hyper.segment_by != spec.segment_by:
+            actual_seg = ", ".join(hyper.segment_by) or "(none)"
+            diffs.append(
+                Difference(
+                    name,
+                    "segment_by",
+                    spec.segment_by_sql,
+                    actual_seg,
+                    f"{name}: segment by {actual_seg}, declared {spec.segment_by_sql}",
+                )
+            )
+        actual_order = ", ".join(o.sql() for o in hyper.order_by) or "(none)"
+        if [(o.column, o.descending) for o in hyper.order_by] != [
+            (o.column, o.descending) for o in spec.order_by
+        ]:
+            diffs.append(
+                Difference(
+                    name,
+                    "order_by",
+                    declared_order,
+                    actual_order,
+                    f"{name}: order by {actual_order}, declared {declared_order}",
+                )
+            )
+
+    declared_after = f"after {describe_interval(spec.compress_after)}"
+    if policy is None and not server.supports_compression:
+        diffs.append(
+            Difference(
+                name,
+                "compression_policy",
+                declared_after,
+                UNAVAILABLE,
+                f"{name}: no compression policy ({UNAVAILABLE})",
+                unavailable=True,
+            )
+        )
+    elif policy is None:
+        diffs.append(
+            Difference(
+                name, "compression_policy", declared_after, "none", f"{name}: no compression policy"
+            )
+        )
+    elif policy.compress_after != spec.compress_after:
+        actual_after = (
+            f"after {describe_interval(policy.compress_after)}"
+            if policy.compress_after is not None
+            else f"config {policy.config}"
+        )
+        diffs.append(
+            Difference(
+                name,
+                "compress_after",
+                declared_after,
+                actual_after,
+                f"{name}: compression policy compresses {actual_after}, declared {declared_after}",
+            )
+        )
+    return diffs
+
+
+def _job_differences(name: str, hyper: HypertableInfo) -> list[Difference]:
+    diffs = []
+    for job in hyper.jobs:
+        label = f"job {job.job_id} ({job.proc_name})"
+        if job.paused:
+            diffs.append(
+                Difference(name, "job", "scheduled", "paused", f"{name}: {label} is paused")
+            )
+        if job.failing:
+            failures = f", {job.total_failures} failures" if job.total_failures else ""
+            diffs.append(
+                Difference(
+                    name,
+                    "job",
+                    "succeeding",
+                    "failing",
+                    f"{name}: {label} failed its last run{failures}",
+                )
+            )
+    return diffs
+
+
+def _index_differences(name: str, hyper: HypertableInfo) -> list[Difference]:
+    diffs = []
+    if hyper.time_column is None:
+        return diffs
+    for index in hyper.unique_indexes:
+        if hyper.time_column not in index.columns:
+            cols = ", ".join(index.columns)
+            diffs.append(
+                Difference(
+                    name,
+                    "unique_index",
+                    f"includes {hyper.time_column}",
+                    f"({cols})",
+                    f"{name}: unique index {index.name} ({cols}) lacks the time column "
+                    f"{hyper.time_column}",
+                )
+            )
+    return diffs
+
+
+# -- wording ---------------------------------------------------------------------------------
+
+
+def describe_interval(value: timedelta | None) -> str:
+    if value is None:
+        return "none"
+    if value.seconds == 0 and value.microseconds == 0:
+        return f"{value.days} day" if value.days == 1 else f"{value.days} days"
+    return str(value)
+
+
+def declared_interval(value: timedelta, sql: str) -> str:
+    """'1 month (30 days)': as declared, and as TimescaleDB stores it."""
+    days = describe_interval(value)
+    return sql if sql == days else f"{sql} ({days})"

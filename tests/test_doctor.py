@@ -1,0 +1,192 @@
+"""`macroinfra doctor` against real TimescaleDB and Redis: healthy, wrong credentials, stopped,
+and hung (a socket that accepts and never answers)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from conftest import Cli, free_port
+from responders import FakeKafkaBroker, FakeMinioServer, FakeMongoServer, SilentServer
+
+
+def checks(result) -> dict[str, dict]:
+    doc = json.loads(result.stdout)
+    return {c["name"]: c for c in doc["checks"]}
+
+
+@pytest.fixture
+def migrated_cli(migrated) -> Cli:
+    return Cli(migrated)
+
+
+def test_healthy_stack_passes_with_the_apache_edition_as_a_warning(migrated_cli, migrated):
+    result = migrated_cli("doctor", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["runtime"] == "local" and doc["ok"] is True
+    by_name = {c["name"]: c for c in doc["checks"]}
+    ts = by_name["timescaledb"]
+    assert ts["status"] == "warning" and ts["reason"] == "edition"
+    assert ts["info"]["license"] == "apache" and ts["info"]["extension_version"]
+    assert "TimescaleDB" in ts["detail"] and "Apache edition" in ts["detail"]
+    assert "Community edition" in ts["hint"]
+    assert ts["latency_ms"] is not None and ts["latency_ms"] >= 0
+    redis = by_name["redis"]
+    assert redis["status"] == "ok" and redis["info"]["authenticated"] is True
+    assert redis["detail"].startswith("Redis ")
+    for service in ("mongodb", "kafka", "minio"):
+        assert by_name[service]["status"] == "skipped"
+        assert by_name[service]["detail"] == "not provided by the local runtime"
+    assert list(by_name) == ["timescaledb", "redis", "mongodb", "kafka", "minio"]
+
+
+def test_human_output_is_one_line_per_check_with_a_fix_under_problems(migrated_cli, migrated):
+    result = migrated_cli("doctor", env={"REDIS_PASSWORD": "not-the-password"})
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    redis = next(i for i, line in enumerate(lines) if line.startswith("[✗] redis:"))
+    assert "authentication failed" in lines[redis] and lines[redis].endswith(" ms)")
+    assert lines[redis + 1] == "    fix: check REDIS_PASSWORD"
+    ts = next(i for i, line in enumerate(lines) if line.startswith("[!] timescaledb:"))
+    assert lines[ts + 1].startswith("    fix: use the Community edition")
+    assert "[-] mongodb: not provided by the local runtime" in lines
+    assert "issues found" in lines[-1]
+
+
+def test_wrong_postgres_password_is_an_authentication_failure(migrated_cli, migrated):
+    wrong = "wrong-pg-secret"
+    result = migrated_cli("doctor", "timescaledb", "--json", env={"POSTGRES_PASSWORD": wrong})
+    assert result.exit_code == 1
+    ts = checks(result)["timescaledb"]
+    assert ts["status"] == "failed" and ts["reason"] == "auth"
+    assert "authentication failed" in ts["detail"]
+    assert ts["hint"] == "check POSTGRES_USER and POSTGRES_PASSWORD"
+    assert wrong not in result.output
+    assert migrated.postgres_password.get_secret_value() not in result.output
+
+
+def test_wrong_redis_password_is_an_authentication_failure(stack_cli, stack_settings):
+    result = stack_cli("doctor", "redis", "--json", env={"REDIS_PASSWORD": "wrong-redis"})
+    assert result.exit_code == 1
+    redis = checks(result)["redis"]
+    assert (redis["status"], redis["reason"]) == ("failed", "auth")
+    assert redis["hint"] == "check REDIS_PASSWORD"
+    assert "wrong-redis" not in result.output
+
+
+def test_missing_redis_password_is_an_authentication_failure(stack_cli):
+    result = stack_cli("doctor", "redis", "--json", env={"REDIS_PASSWORD": None})
+    assert result.exit_code == 1
+    redis = checks(result)["redis"]
+    assert (redis["status"], redis["reason"]) == ("failed", "auth")
+    assert "requires a password" in redis["detail"] and redis["hint"] == "set REDIS_PASSWORD"
+
+
+def test_stopped_servers_are_refused_at_once(stack_cli):
+    started = time.monotonic()
+    result = stack_cli(
+        "doctor", "--json", env={"POSTGRES_PORT": str(free_port()), "REDIS_PORT": str(free_port())}
+    )
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1
+    found = checks(result)
+    for service in ("timescaledb", "redis"):
+        assert (found[service]["status"], found[service]["reason"]) == ("failed", "refused")
+        assert "macroinfra up" in found[service]["hint"]
+    assert elapsed < 2.0  # refused is immediate: no waiting for the timeout (5 s)
+
+
+def test_a_hung_server_cannot_hold_the_doctor_past_its_timeout(stack_cli):
+    timeout = 1.0
+    with SilentServer() as pg, SilentServer() as redis:
+        started = time.monotonic()
+        result = stack_cli(
+            "doctor", "--json", "--strict", "--timeout", str(timeout),
+            env={"POSTGRES_PORT": str(pg.port), "REDIS_PORT": str(redis.port)},
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+        assert pg.connections and redis.connections  # both clients did connect, and waited
+    assert result.exit_code == 1
+    assert elapsed < timeout + 0.5
+    found = checks(result)
+    for service in ("timescaledb", "redis"):
+        assert (found[service]["status"], found[service]["reason"]) == ("failed", "timeout")
+    # libpq waits at least 2 s to connect: the runner's deadline, not the client, ended it.
+    # 1 s less the exit reserve (a quarter of it, at most 0.4 s)
+    assert found["timescaledb"]["detail"] == "did not answer within 0.75 s"
+    assert json.loads(result.stdout)["timeout_s"] == timeout
+
+
+def test_named_services_are_probed_even_if_the_runtime_does_not_run_them(stack_cli):
+    port = free_port()
+    result = stack_cli("doctor", "mongodb", "--json", env={"MONGO_PORT": str(port)})
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert [c["name"] for c in doc["checks"]] == ["mongodb"]
+    assert doc["checks"][0]["reason"] == "refused"
+    assert f"127.0.0.1:{port}" in doc["checks"][0]["detail"]
+
+
+def test_unknown_service_and_bad_timeout_are_usage_errors(cli):
+    result = cli("doctor", "postgres")
+    assert result.exit_code == 2 and "unknown service postgres" in result.stderr
+    assert "valid services:" in result.stderr
+    assert cli("doctor", "--timeout", "0").exit_code == 2
+    assert cli("doctor", "--runtime", "docker").exit_code == 2
+
+
+def test_external_runtime_probes_everything(stack_cli):
+    closed = {"MONGO_PORT": str(free_port()), "MINIO_ENDPOINT": f"127.0.0.1:{free_port()}",
+              "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}  # fmt: skip
+    result = stack_cli("doctor", "--runtime", "external", "--json", env=closed)
+    assert result.exit_code == 1
+    found = checks(result)
+    assert json.loads(result.stdout)["runtime"] == "external"
+    assert found["redis"]["status"] == "ok"
+    for service in ("mongodb", "kafka", "minio"):
+        assert (found[service]["status"], found[service]["reason"]) == ("failed", "refused")
+
+
+@pytest.mark.filterwarnings("ignore:(read|open)_text is deprecated:DeprecationWarning")
+def test_all_five_services_answer_under_the_external_runtime(migrated_cli):
+    with (
+        FakeMongoServer("macro_user", "mongo-pass") as mongo,
+        FakeKafkaBroker() as kafka,
+        FakeMinioServer("minio-user", "minio-pass", {"macro-data"}) as minio,
+    ):
+        env = {
+            "MONGO_PORT": str(mongo.port), "MONGO_PASSWORD": "mongo-pass",
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka.port}",
+            "MINIO_ENDPOINT": f"127.0.0.1:{minio.port}", "MINIO_ROOT_USER": "minio-user",
+            "MINIO_ROOT_PASSWORD": "minio-pass",
+        }  # fmt: skip
+        result = migrated_cli("doctor", "--runtime", "external", "--json", env=env)
+    assert result.exit_code == 0, result.output
+    found = checks(result)
+    assert [c["status"] for c in found.values()] == ["warning", "ok", "ok", "ok", "ok"]
+    for secret in ("mongo-pass", "minio-pass"):
+        assert secret not in result.output
+
+
+def test_every_service_hung_still_ends_within_the_timeout(stack_cli):
+    servers = [SilentServer() for _ in range(5)]
+    for server in servers:
+        server.__enter__()
+    pg, redis, mongo, kafka, minio = (s.port for s in servers)
+    env = {"POSTGRES_PORT": str(pg), "REDIS_PORT": str(redis), "MONGO_PORT": str(mongo),
+           "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka}",
+           "MINIO_ENDPOINT": f"127.0.0.1:{minio}"}  # fmt: skip
+    try:
+        started = time.monotonic()
+        result = stack_cli("doctor", "--runtime", "external", "--timeout", "1", env=env)
+        elapsed = time.monotonic() - started
+    finally:
+        for server in servers:
+            server.close()
+    assert result.exit_code == 1
+    assert elapsed < 1.5
+    lines = [line for line in result.stdout.splitlines() if line.startswith("[✗]")]
+    assert len(lines) == 5
+    assert all("within" in line for line in lines)

@@ -1,0 +1,217 @@
+"""`doctor --strict`: the schema exactly as declared, checked on real databases after hand-made
+drift; and the declared-vs-actual comparison for what this machine's Apache edition cannot
+produce (compression settings and policies), on inspections built by hand."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import timedelta
+
+import psycopg
+import pytest
+from conftest import Cli
+
+from macroinfra.timescale.contract import compare
+from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON
+from macroinfra.timescale.inspect import (
+    HypertableInfo,
+    JobInfo,
+    OrderByColumn,
+    SchemaInspection,
+    ServerInfo,
+    TableInfo,
+    UniqueIndex,
+)
+from macroinfra.timescale.spec import BY_TABLE, HYPERTABLES, METADATA_TABLES
+
+
+def strict(settings, *args: str) -> tuple[int, dict[str, dict]]:
+    result = Cli(settings)("doctor", "timescaledb", "--strict", "--json", *args)
+    doc = json.loads(result.stdout)
+    return result.exit_code, {c["name"]: c for c in doc["checks"]}
+
+
+def execute(settings, *statements: str) -> None:
+    with psycopg.connect(settings.libpq_url, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def test_fresh_migration_passes_everything_but_compression_on_apache(migrated):
+    code, found = strict(migrated)
+    assert code == 1
+    for name in ("schema: migrations", "schema: tables", "schema: hypertables",
+                 "schema: policy jobs", "schema: unique indexes"):  # fmt: skip
+        assert found[name]["status"] == "ok", found[name]
+    assert found["schema: tables"]["detail"] == "all 10 declared tables present"
+    assert found["schema: unique indexes"]["detail"].startswith("14 unique indexes")
+    for name in ("schema: compression", "schema: compression policies"):
+        check = found[name]
+        assert (check["status"], check["reason"]) == ("failed", "edition")
+        assert check["detail"] == APACHE_REASON and check["hint"] == APACHE_FIX
+        tables = ", ".join(sorted(BY_TABLE))
+        assert check["problems"] == [f"not applied to: {tables}"]
+
+
+def test_a_changed_chunk_interval_fails_with_the_command_that_fixes_it(migrated):
+    execute(migrated, "SELECT set_chunk_time_interval('market_data', INTERVAL '7 days')")
+    code, found = strict(migrated)
+    assert code == 1
+    check = found["schema: hypertables"]
+    assert (check["status"], check["reason"]) == ("failed", "drift")
+    assert check["problems"] == ["market_data: chunk interval 7 days, declared 1 month (30 days)"]
+    assert "set_chunk_time_interval('market_data', INTERVAL '1 month')" in check["hint"]
+    assert found["schema: tables"]["status"] == "ok"
+
+    # Applying the fix it names brings the check back to ok.
+    execute(migrated, "SELECT set_chunk_time_interval('market_data', INTERVAL '1 month')")
+    _, found = strict(migrated)
+    assert found["schema: hypertables"]["status"] == "ok"
+
+
+def test_a_dropped_table_fails(migrated):
+    execute(migrated, "DROP TABLE signals", "DROP TABLE data_sources CASCADE")
+    code, found = strict(migrated)
+    assert code == 1
+    check = found["schema: tables"]
+    assert (check["status"], check["reason"]) == ("failed", "drift")
+    assert sorted(check["problems"]) == [
+        "hypertable signals is missing",
+        "table data_sources is missing",
+    ]
+    assert "macroinfra migrate" in check["hint"]
+    assert found["schema: migrations"]["status"] == "ok"  # the revision still says head
+
+
+def test_a_unique_index_without_the_time_column_fails(migrated):
+    # TimescaleDB refuses such an index; restoring mode (as pg_restore runs) lets one through.
+    execute(
+        migrated,
+        "SET timescaledb.restoring = on; "
+        "CREATE UNIQUE INDEX curves_id_only ON curves (id); "
+        "RESET timescaledb.restoring",
+    )
+    code, found = strict(migrated)
+    assert code == 1
+    check = found["schema: unique indexes"]
+    assert check["status"] == "failed"
+    assert check["problems"] == [
+        "curves: unique index curves_id_only (id) lacks the time column curve_date"
+    ]
+
+
+def test_a_paused_and_failing_policy_job_fails(migrated):
+    # The Apache edition has no policy functions: write the job and its statistics into
+    # TimescaleDB's catalog as a Community server would, paused so the scheduler leaves it.
+    execute(
+        migrated,
+        "INSERT INTO _timescaledb_config.bgw_job (id, application_name, schedule_interval, "
+        "max_runtime, max_retries, retry_period, proc_schema, proc_name, owner, scheduled, "
+        "hypertable_id, config) SELECT 5000, 'Compression Policy [5000]', '12 hours', '0', -1, "
+        "'1 hour', '_timescaledb_functions', 'policy_compression', current_role::regrole, false, "
+        "h.id, "
+        "jsonb_build_object('hypertable_id', h.id, 'compress_after', '30 days') "
+        "FROM _timescaledb_catalog.hypertable h WHERE h.table_name = 'market_data'",
+        "INSERT INTO _timescaledb_internal.bgw_job_stat (job_id, last_start, last_finish, "
+        "next_start, last_successful_finish, last_run_success, total_runs, total_duration, "
+        "total_duration_failures, total_successes, total_failures, total_crashes, "
+        "consecutive_failures, consecutive_crashes, flags) VALUES (5000, now(), now(), "
+        "'infinity', '-infinity', false, 3, '1 s', '1 s', 0, 3, 0, 3, 0, 0)",
+    )
+    code, found = strict(migrated)
+    assert code == 1
+    check = found["schema: policy jobs"]
+    assert check["status"] == "failed"
+    assert check["problems"] == [
+        "market_data: job 5000 (policy_compression) is paused",
+        "market_data: job 5000 (policy_compression) failed its last run, 3 failures",
+    ]
+    assert "alter_job" in check["hint"]
+    # market_data now has a compression policy (as declared): only the edition is missing.
+    problems = found["schema: compression policies"]["problems"]
+    assert "market_data" not in problems[0]
+
+
+def test_migrations_not_at_head_fail(database):
+    code, found = strict(database)
+    assert code == 1
+    check = found["schema: migrations"]
+    assert check["status"] == "failed" and check["hint"] == "run `macroinfra migrate`"
+    assert check["detail"].startswith("at no revision, head is ")
+    assert found["timescaledb"]["reason"] == "not_migrated"
+    assert len(found["schema: tables"]["problems"]) == len(METADATA_TABLES) + len(HYPERTABLES)
+
+
+def test_strict_schema_is_not_checked_when_the_database_is_down(stack_settings):
+    from conftest import free_port
+
+    result = Cli(stack_settings)(
+        "doctor", "timescaledb", "--strict", "--json", env={"POSTGRES_PORT": str(free_port())}
+    )
+    assert result.exit_code == 1
+    names = [c["name"] for c in json.loads(result.stdout)["checks"]]
+    assert names == ["timescaledb", "schema"]
+
+
+# -- the comparison, for the Community edition (not installable here) -------------------------
+
+
+def community_inspection(**changes) -> SchemaInspection:
+    """An inspection exactly as declared, on a Community server, with `changes` per table."""
+    server = ServerInfo("db", "17.2", "2.19.3", "timescale")
+    tables = [TableInfo(name, 8192, 0) for name in METADATA_TABLES]
+    for spec in HYPERTABLES:
+        policy = JobInfo(
+            1000 + len(tables), "policy_compression", timedelta(hours=12), True, {},
+            spec.compress_after, "Success", "Scheduled", None, None, None, 1, 0,
+        )  # fmt: skip
+        hyper = HypertableInfo(
+            time_column=spec.time_column, time_type=spec.time_type,
+            chunk_interval=spec.chunk_interval, num_chunks=3, compressed_chunks=1,
+            compression_enabled=True, segment_by=spec.segment_by,
+            order_by=tuple(OrderByColumn(o.column, o.descending, o.descending)
+                           for o in spec.order_by),
+            total_bytes=1 << 20, before_compression_bytes=1 << 20, after_compression_bytes=1 << 17,
+            jobs=(policy,),
+            unique_indexes=(UniqueIndex(f"pk_{spec.table}", ("id", spec.time_column), True),),
+        )  # fmt: skip
+        hyper = replace(hyper, **changes.get(spec.table, {}))
+        tables.append(TableInfo(spec.table, 1 << 20, 10, hyper))
+    return SchemaInspection(server, "public", tables)
+
+
+def test_a_community_server_as_declared_has_no_differences():
+    inspection = community_inspection()
+    assert compare(inspection) == []
+    assert inspection.table("market_data").hypertable.compression_ratio == 8.0
+
+
+@pytest.mark.parametrize(
+    ("changes", "aspect", "message"),
+    [
+        ({"compression_enabled": False}, "compression", "curves: compression is not enabled"),
+        ({"segment_by": ("curve_type",)}, "segment_by",
+         "curves: segment by curve_type, declared curve_id"),
+        ({"order_by": (OrderByColumn("curve_date", False, False),)}, "order_by",
+         "curves: order by curve_date, declared curve_date DESC, tenor_days"),
+        ({"jobs": ()}, "compression_policy", "curves: no compression policy"),
+        ({"time_type": "timestamptz"}, "time_type",
+         "curves: time column type timestamptz, declared date"),
+    ],
+)  # fmt: skip
+def test_each_community_drift_is_one_difference(changes, aspect, message):
+    diffs = compare(community_inspection(curves=changes))
+    assert [(d.table, d.aspect, d.message, d.unavailable) for d in diffs] == [
+        ("curves", aspect, message, False)
+    ]
+
+
+def test_a_policy_compressing_at_another_age_differs():
+    inspection = community_inspection()
+    hyper = inspection.table("signals").hypertable
+    policy = replace(hyper.jobs[0], compress_after=timedelta(days=7))
+    diffs = compare(community_inspection(signals={"jobs": (policy,)}))
+    assert [(d.aspect, d.declared, d.actual) for d in diffs] == [
+        ("compress_after", "after 90 days", "after 7 days")
+    ]

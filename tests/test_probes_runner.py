@@ -1,0 +1,138 @@
+"""The parallel runner: per-probe deadlines that hold against a probe that never returns, checks
+kept as they come, a crashing probe contained; the report's verdict and secret masking."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from conftest import free_port
+
+from macroinfra.probes.doctor import _secrets, provided_services
+from macroinfra.probes.result import Check, DoctorReport, Status
+from macroinfra.probes.runner import Job, run_jobs
+from macroinfra.settings import load_settings
+
+
+def check(name: str, status: Status = Status.OK, service: str = "redis") -> Check:
+    return Check(name, service, status, f"{name} is {status.value}")
+
+
+def test_a_probe_that_never_returns_is_reported_at_the_deadline():
+    release = threading.Event()
+
+    def stuck(budget):
+        release.wait()  # blocks until the test ends: only the deadline can stop the runner
+        yield check("stuck")
+
+    def quick(budget):
+        yield check("quick")
+
+    started = time.monotonic()
+    try:
+        results = run_jobs(
+            [Job("stuck", "mongodb", stuck, "fix the address"), Job("quick", "redis", quick, "")],
+            timeout=0.3,
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+    assert 0.3 <= elapsed < 0.5
+    assert [c.name for c in results] == ["stuck", "quick"]
+    late = results[0]
+    assert (late.status, late.reason, late.hint) == (Status.FAILED, "timeout", "fix the address")
+    assert late.detail == "did not answer within 0.3 s"
+    assert results[1].status is Status.OK
+
+
+def test_checks_yielded_before_the_deadline_are_kept():
+    release = threading.Event()
+
+    def partial(budget):
+        yield check("timescaledb", service="timescaledb")
+        release.wait()
+        yield check("never")
+
+    try:
+        results = run_jobs(
+            [Job("timescaledb", "timescaledb", partial, "hint", continuation="schema")], 0.2
+        )
+    finally:
+        release.set()
+    assert [(c.name, c.status) for c in results] == [
+        ("timescaledb", Status.OK), ("schema", Status.FAILED)
+    ]  # fmt: skip
+    assert results[1].detail == "did not finish within 0.2 s"
+
+
+def test_probes_run_in_parallel_and_share_one_budget():
+    barrier = threading.Barrier(3, timeout=2)
+    budgets = []
+
+    def meet(budget):
+        budgets.append(budget)
+        barrier.wait()  # passes only if all three probes run at the same time
+        yield check("met")
+
+    results = run_jobs([Job(f"p{i}", "redis", meet, "") for i in range(3)], timeout=2)
+    assert [c.status for c in results] == [Status.OK] * 3
+    assert len({b.deadline for b in budgets}) == 1
+    assert 0 < budgets[0].client_timeout() < budgets[0].remaining() + 1e-9
+
+
+def test_a_crashing_probe_becomes_a_failed_check():
+    def broken(budget):
+        raise RuntimeError("boom\nsecond line")
+        yield
+
+    (result,) = run_jobs([Job("kafka", "kafka", broken, "")], timeout=1)
+    assert result.status is Status.FAILED and result.reason == "error"
+    assert result.detail == "the probe failed unexpectedly: RuntimeError: boom"
+    assert result.hint
+
+
+def test_warnings_pass_unless_strict():
+    checks = [check("a"), check("b", Status.WARNING), check("c", Status.SKIPPED)]
+    assert DoctorReport("local", False, 5, 1, checks).ok
+    assert not DoctorReport("local", True, 5, 1, checks).ok
+    assert not DoctorReport("local", False, 5, 1, [*checks, check("d", Status.FAILED)]).ok
+    counts = DoctorReport("local", False, 5, 1, checks).counts
+    assert counts == {"ok": 1, "warning": 1, "failed": 0, "skipped": 1}
+
+
+def test_secrets_are_masked_in_every_text_of_a_check():
+    settings = load_settings(None, postgres_password="pg pass/%", redis_password="r3dis-pw",
+                             mongo_password="ab")  # fmt: skip
+    secrets = _secrets(settings)
+    assert "pg pass/%" in secrets and "pg%20pass%2F%25" in secrets
+    assert "ab" not in secrets  # too short to mask without mangling every line
+    leaky = Check("x", "redis", Status.FAILED, "bad pg pass/% here",
+                  hint="try r3dis-pw", problems=("url postgresql://u:pg%20pass%2F%25@h",),
+                  info={"nested": ["r3dis-pw"]})  # fmt: skip
+    clean = leaky.scrubbed(secrets)
+    assert clean.detail == "bad *** here" and clean.hint == "try ***"
+    assert clean.problems == ("url postgresql://u:***@h",)
+    assert clean.info == {"nested": ["***"]}
+
+
+def test_what_each_runtime_provides():
+    assert provided_services("local") == ("timescaledb", "redis")
+    assert provided_services("compose") == ("timescaledb", "redis", "mongodb", "minio")
+    assert "kafka" in provided_services("compose", ["full"])
+    assert provided_services("external") == ("timescaledb", "redis", "mongodb", "kafka", "minio")
+
+
+def test_compose_skips_kafka_without_its_profile_and_rejects_unknown_profiles(cli):
+    closed = {"POSTGRES_PORT": str(free_port()), "REDIS_PORT": str(free_port()),
+              "MONGO_PORT": str(free_port()), "MINIO_ENDPOINT": f"127.0.0.1:{free_port()}",
+              "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}  # fmt: skip
+    result = cli("doctor", "--runtime", "compose", "--json", env=closed)
+    kafka = next(c for c in json.loads(result.stdout)["checks"] if c["name"] == "kafka")
+    assert kafka["status"] == "skipped"
+    assert kafka["detail"] == "not provided: the compose runtime runs it only with --profile full"
+    result = cli("doctor", "--runtime", "compose", "--profile", "full", "--json", env=closed)
+    kafka = next(c for c in json.loads(result.stdout)["checks"] if c["name"] == "kafka")
+    assert kafka["reason"] == "refused"
+    bad = cli("doctor", "--runtime", "compose", "--profile", "nope")
+    assert bad.exit_code == 2 and "unknown profile nope" in bad.stderr
