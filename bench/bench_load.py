@@ -110,9 +110,13 @@ def main() -> None:
     print(f"execute per row (context):    {len(single):,} rows = {single_rate:,.0f} rows/s")
     print(f"bulk loader / executemany:    {bulk_rate / many_rate:.1f}x")
     print(f"bulk loader / execute per row: {bulk_rate / single_rate:.1f}x")
-    ok = bulk_rate >= 100_000 and bulk_rate >= 10 * many_rate and again.inserted == 0
-    print("targets (>= 100,000 rows/s, >= 10x executemany, reload inserts 0): "
-          + ("met" if ok else "NOT met"))  # fmt: skip
+    for target, met in (
+        (">= 100,000 rows/s", bulk_rate >= 100_000),
+        (">= 10x executemany (pipeline mode)", bulk_rate >= 10 * many_rate),
+        (">= 10x execute per row", bulk_rate >= 10 * single_rate),
+        ("a reload inserts nothing", again.inserted == 0),
+    ):
+        print(f"target {target}: {'met' if met else 'NOT met'}")
 
 
 if __name__ == "__main__":
