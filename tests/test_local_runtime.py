@@ -63,7 +63,7 @@ def test_up_ps_down_keeps_data_and_down_volumes_deletes_it(own_stack):
 
     ps = cli("ps", "--json")
     assert _states(ps)["timescaledb"] == "running"
-    assert "not started by the local runtime" in ps.stdout
+    assert "not run by the local runtime" in ps.stdout
 
     down = cli("down", "--json")
     assert down.exit_code == 0

@@ -95,7 +95,12 @@ def _human(report: DoctorReport) -> None:
         )
         if counts[k]
     ]
-    verdict = "no issues found" if report.ok else "issues found"
+    if not report.ok:
+        verdict = "checks failed"
+    elif counts["warning"]:
+        verdict = "no failures, see the warnings above"
+    else:
+        verdict = "no issues found"
     render.long_line(
         f"{', '.join(parts)} in {_ms(report.elapsed_ms)}: {verdict}.",
         style="green" if report.ok else "red",

@@ -25,11 +25,19 @@ if TYPE_CHECKING:
     from macroinfra.errors import MacroinfraError
 
 
+PIPE_WIDTH = 160
+
+
 @cache
 def out() -> Console:
+    import os
+
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPE_WIDTH  # a pipe or a file has no width: don't fold tables at 80
+    return console
 
 
 @cache

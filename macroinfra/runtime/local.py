@@ -28,10 +28,7 @@ if TYPE_CHECKING:
     from macroinfra.settings import Settings
 
 PROVIDED = ("timescaledb", "redis")
-NOT_PROVIDED_DETAIL = (
-    "not started by the local runtime: use the compose runtime, or point its settings at a "
-    "server run elsewhere"
-)
+NOT_PROVIDED_DETAIL = "not run by the local runtime (use compose, or a server elsewhere)"
 POLL_S = 0.05
 
 
