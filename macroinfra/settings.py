@@ -7,12 +7,13 @@ every URL has a redacted form; nothing here echoes a secret value, not even in e
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, computed_field
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from macroinfra.errors import ConfigError
@@ -31,9 +32,29 @@ def _default_state_dir() -> Path:
     return Path(data_home) / "macroinfra"
 
 
-def _alias(name: str) -> Any:
-    """A macroinfra-only setting: MACROINFRA_<NAME> in the environment, <name> in Python."""
-    return AliasChoices(f"MACROINFRA_{name.upper()}", name)
+def _alias(name: str) -> str:
+    """A macroinfra-only setting: MACROINFRA_<NAME> in the environment, and only that name
+    (load_settings() maps its keyword arguments, which use field names, onto it)."""
+    return f"MACROINFRA_{name.upper()}"
+
+
+_HOST = re.compile(r"[A-Za-z0-9_.-]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
+
+
+def _check_host(value: str) -> str:
+    if not _HOST.fullmatch(value):
+        raise ValueError("must be a host name or an IP address (no scheme, port or path)")
+    return value
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    """'host:port' or '[v6]:port' -> (host, port); ValueError naming the rule otherwise."""
+    host, sep, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError("must be host:port with a port from 1 to 65535")
+    _check_host(host)
+    return host, int(port)
 
 
 class Settings(BaseSettings):
@@ -42,7 +63,6 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
-        populate_by_name=True,
         env_ignore_empty=True,
     )
 
@@ -96,29 +116,43 @@ class Settings(BaseSettings):
         default=5.0, gt=0, le=600, validation_alias=_alias("probe_timeout")
     )
 
-    # -- computed URLs (secrets included: never print these, print `redacted_urls()`) --------
+    @field_validator("postgres_host", "redis_host", "mongo_host")
+    @classmethod
+    def _valid_host(cls, value: str) -> str:
+        return _check_host(value)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @field_validator("minio_endpoint")
+    @classmethod
+    def _valid_endpoint(cls, value: str) -> str:
+        split_host_port(value)
+        return value
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _valid_bootstrap(cls, value: str) -> str:
+        for server in value.split(","):
+            split_host_port(server)
+        return value
+
+    # -- computed URLs: plain properties, so no repr() or model_dump() carries a secret ----
+    # (secrets included: never print these, print `redacted_urls()`)
+
     @property
     def sync_database_url(self) -> str:
         return self._pg_url("postgresql+psycopg", self.postgres_password.get_secret_value())
 
-    @computed_field  # type: ignore[prop-decorator]
     @property
     def async_database_url(self) -> str:
         return self._pg_url("postgresql+psycopg_async", self.postgres_password.get_secret_value())
 
-    @computed_field  # type: ignore[prop-decorator]
     @property
     def redis_url(self) -> str:
         return self._redis_url(_secret(self.redis_password))
 
-    @computed_field  # type: ignore[prop-decorator]
     @property
     def mongo_url(self) -> str:
         return self._mongo_url(self.mongo_password.get_secret_value())
 
-    @computed_field  # type: ignore[prop-decorator]
     @property
     def minio_url(self) -> str:
         scheme = "https" if self.minio_secure else "http"
@@ -169,9 +203,34 @@ def _host(host: str) -> str:
 def env_name(field: str) -> str:
     """The environment variable that sets a field."""
     alias = Settings.model_fields[field].validation_alias
-    if isinstance(alias, AliasChoices):
-        return str(alias.choices[0])
-    return field.upper()
+    return alias if isinstance(alias, str) else field.upper()
+
+
+def _init_name(field: str) -> str:
+    """The keyword that sets a field in Settings(...): its alias where it has one."""
+    alias = Settings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else field
+
+
+SECRET_MIN_LENGTH = 3  # shorter values would mask ordinary characters all over the output
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret of these settings (and its URL-quoted form), longest first, for scrub()."""
+    values = []
+    for field in Settings.model_fields:
+        value = getattr(settings, field)
+        if isinstance(value, SecretStr) and len(value.get_secret_value()) >= SECRET_MIN_LENGTH:
+            values.append(value.get_secret_value())
+    values += [quote(v, safe="") for v in values]
+    return sorted(set(values), key=len, reverse=True)
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """`text` with every secret replaced by ***."""
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -243,7 +302,10 @@ def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
     overrides = {k: v for k, v in overrides.items() if v is not None}
     try:
         # pydantic-settings applies the precedence: overrides, environment, .env, defaults.
-        return Settings(_env_file=path if file_values else None, **overrides)  # type: ignore[call-arg]
+        return Settings(  # type: ignore[call-arg]
+            _env_file=path if file_values else None,
+            **{_init_name(field): value for field, value in overrides.items()},
+        )
     except ValidationError as exc:
         problems = [_describe(err) for err in exc.errors(include_input=False, include_url=False)]
         raise ConfigError(

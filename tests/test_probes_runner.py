@@ -9,10 +9,10 @@ import time
 
 from conftest import free_port
 
-from macroinfra.probes.doctor import _secrets, provided_services
+from macroinfra.probes.doctor import provided_services
 from macroinfra.probes.result import Check, DoctorReport, Status
 from macroinfra.probes.runner import Job, run_jobs
-from macroinfra.settings import load_settings
+from macroinfra.settings import load_settings, secret_values
 
 
 def check(name: str, status: Status = Status.OK, service: str = "redis") -> Check:
@@ -104,7 +104,7 @@ def test_warnings_pass_unless_strict():
 def test_secrets_are_masked_in_every_text_of_a_check():
     settings = load_settings(None, postgres_password="pg pass/%", redis_password="r3dis-pw",
                              mongo_password="ab")  # fmt: skip
-    secrets = _secrets(settings)
+    secrets = secret_values(settings)
     assert "pg pass/%" in secrets and "pg%20pass%2F%25" in secrets
     assert "ab" not in secrets  # too short to mask without mangling every line
     leaky = Check("x", "redis", Status.FAILED, "bad pg pass/% here",

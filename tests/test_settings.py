@@ -52,6 +52,25 @@ def test_environment_beats_env_file_and_flags_beat_both(tmp_path, monkeypatch):
     assert (s.postgres_port, s.redis_port, s.postgres_db) == (6000, 7001, "flagged")
 
 
+def test_macroinfra_settings_read_only_their_prefixed_names(monkeypatch):
+    monkeypatch.setenv("RUNTIME", "external")
+    monkeypatch.setenv("STATE_DIR", "/elsewhere")
+    s = load_settings()
+    assert s.runtime == "auto" and str(s.state_dir) != "/elsewhere"
+    monkeypatch.setenv("MACROINFRA_RUNTIME", "external")
+    assert load_settings().runtime == "external"
+
+
+def test_no_secret_in_repr_or_dump(monkeypatch):
+    monkeypatch.setenv("POSTGRES_PASSWORD", SECRET)
+    monkeypatch.setenv("MONGO_PASSWORD", SECRET)
+    s = load_settings()
+    assert make_url(s.sync_database_url).password == SECRET  # the URL carries it, for the driver
+    for text in (repr(s), str(s), s.model_dump_json(), str(s.model_dump())):
+        assert SECRET not in text
+        assert "sync_database_url" not in text
+
+
 def test_env_file_named_by_variable(tmp_path, monkeypatch):
     env_file = tmp_path / "other.env"
     env_file.write_text("POSTGRES_DB=from_variable\n")
@@ -73,6 +92,9 @@ def test_dot_env_in_working_folder_is_read(tmp_path, monkeypatch):
         ("MONGO_PORT", "0", "greater than or equal to 1"),
         ("MACROINFRA_RUNTIME", "docker", "'auto', 'compose', 'local' or 'external'"),
         ("MACROINFRA_PROBE_TIMEOUT", "-1", "greater than 0"),
+        ("POSTGRES_HOST", "db.internal/x", "must be a host name or an IP address"),
+        ("MINIO_ENDPOINT", "127.0.0.1", "must be host:port"),
+        ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092,127.0.0.1:abc", "must be host:port"),
     ],
 )
 def test_invalid_values_exit_2_naming_variable_and_rule(cli, variable, value, rule):

@@ -21,7 +21,6 @@ PROVIDED = {
 # imports, rendering, and client libraries' exit hooks), so the whole command ends in time.
 EXIT_RESERVE_S = 0.4
 EXIT_RESERVE_SHARE = 0.25
-SECRET_MIN_LENGTH = 3  # shorter values are not masked in text: they would mangle every line
 
 
 def provided_services(runtime: str, profiles: Sequence[str] = ()) -> tuple[str, ...]:
@@ -105,7 +104,9 @@ def run_doctor(
         ordered.extend(by_service.get(service, []))
         if service in skipped:
             ordered.append(skipped[service])
-    secrets = _secrets(settings)
+    from macroinfra.settings import secret_values
+
+    secrets = secret_values(settings)
     return DoctorReport(
         runtime=runtime_name,
         strict=strict,
@@ -131,25 +132,3 @@ def _probes(settings: Settings, strict: bool) -> dict[str, tuple[Probe, str]]:
         "kafka": (lambda b: kafka.probe(settings, b), kafka.ADDRESS_HINT),
         "minio": (lambda b: minio.probe(settings, b), minio.ADDRESS_HINT),
     }
-
-
-def _secrets(settings: Settings) -> list[str]:
-    values = [
-        settings.postgres_password,
-        settings.redis_password,
-        settings.mongo_password,
-        settings.minio_root_password,
-        settings.fred_api_key,
-    ]
-    out = []
-    for value in values:
-        if value is None:
-            continue
-        secret = value.get_secret_value()
-        if len(secret) >= SECRET_MIN_LENGTH:
-            out.append(secret)
-    # URL-quoted forms too: a client may echo a connection string.
-    from urllib.parse import quote
-
-    out += [quote(v, safe="") for v in out if quote(v, safe="") != v]
-    return sorted(set(out), key=len, reverse=True)

@@ -103,13 +103,10 @@ class DoctorReport:
         return {s.value: sum(c.status is s for c in self.checks) for s in Status}
 
 
-REDACTED = "***"
-
-
 def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return text
+    from macroinfra.settings import scrub
+
+    return scrub(text, secrets)
 
 
 def _scrub_value(value: Any, secrets: list[str]) -> Any:

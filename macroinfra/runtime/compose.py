@@ -281,12 +281,9 @@ def _error_line(text: str, return_code: int | None) -> str:
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:
-    from urllib.parse import quote
+    from macroinfra.settings import scrub
 
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
-    return text
+    return scrub(text, list(secrets))
 
 
 # -- the runtime ---------------------------------------------------------------------------------
@@ -559,9 +556,9 @@ class ComposeRuntime:
     # -- errors ----------------------------------------------------------------------------------
 
     def _secrets(self) -> list[str]:
-        s = self.settings
-        values = [s.postgres_password, s.redis_password, s.mongo_password, s.minio_root_password]
-        return [v.get_secret_value() for v in values if v is not None]
+        from macroinfra.settings import secret_values
+
+        return secret_values(self.settings)
 
     @contextmanager
     def _docker(self, what: str) -> Iterator[None]:
