@@ -8,10 +8,13 @@ class MacroinfraError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, problems: list[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.problems = problems or []  # one line each, printed under the message
 
     def __str__(self) -> str:
         return self.message
@@ -21,12 +24,6 @@ class ConfigError(MacroinfraError):
     """Bad configuration or usage: exit code 2."""
 
     exit_code = 2
-
-    def __init__(
-        self, message: str, *, hint: str | None = None, problems: list[str] | None = None
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.problems = problems or []
 
 
 class UsageError(ConfigError):
@@ -52,9 +49,3 @@ class NotFound(OperationError):
 class ServiceUnhealthy(ServiceUnavailable):
     """A started service did not become ready: `problems` holds its last healthcheck output and
     log lines."""
-
-    def __init__(
-        self, message: str, *, hint: str | None = None, problems: list[str] | None = None
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.problems = problems or []

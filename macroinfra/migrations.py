@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from macroinfra.errors import MigrationError
+from macroinfra.errors import MigrationError, UsageError
 from macroinfra.resources import migrations_dir
 from macroinfra.timescale.spec import BY_TABLE
 
@@ -135,6 +135,30 @@ def _current(connection: Connection, script: ScriptDirectory) -> str | None:
     return current
 
 
+@dataclass(frozen=True)
+class Drift:
+    differences: list[str]  # readable lines; empty when the database matches the models
+    __json_properties__ = ("drift",)
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.differences)
+
+
+def check_target(revision: str) -> None:
+    """Refuse a revision this macroinfra does not know, before anything asks or connects."""
+    from alembic.util import CommandError
+
+    if revision in {"head", "heads", "base"} or revision.lstrip("-+").isdigit():
+        return
+    try:
+        found = _script().get_revision(revision)
+    except CommandError:
+        found = None
+    if found is None:
+        raise UsageError(f"unknown revision {revision!r}", hint="see `macroinfra migrate history`")
+
+
 def head_revision() -> str:
     head = _script().get_current_head()
     assert head is not None, "no migration scripts found"
@@ -194,6 +218,7 @@ def upgrade(
 def downgrade(db: Database, revision: str) -> MigrationResult:
     from alembic import command
 
+    check_target(revision)
     script = _script()
     with _connect(db) as conn, _locked(conn, None) as waited:
         before = _current(conn, script)
@@ -213,6 +238,7 @@ def offline_sql(revision: str = "head", start: str | None = None) -> str:
     """The SQL an upgrade would run, without connecting (edition checks happen in SQL)."""
     from alembic import command
 
+    check_target(revision)
     out = io.StringIO()
     cfg = _config(output=out)
     target = f"{start}:{revision}" if start else revision
@@ -220,8 +246,8 @@ def offline_sql(revision: str = "head", start: str | None = None) -> str:
     return out.getvalue()
 
 
-def check(db: Database) -> list[str]:
-    """Differences between the models and the database, as readable lines (empty: no drift)."""
+def check(db: Database) -> Drift:
+    """Differences between the models and the database, as readable lines."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
@@ -240,7 +266,7 @@ def check(db: Database) -> list[str]:
         )
         diffs = compare_metadata(ctx, Base.metadata)
         conn.rollback()
-    return [_describe_diff(d) for d in _flatten(diffs)]
+    return Drift([_describe_diff(d) for d in _flatten(diffs)])
 
 
 def _flatten(diffs: list[Any]) -> Iterator[Any]:

@@ -292,6 +292,12 @@ def read_env_file(path: Path, *, required: bool) -> dict[str, str]:
     return values
 
 
+def _file_key(values: dict[str, str], name: str) -> str | None:
+    """The key of `values` that names variable `name`, ignoring case (as the environment)."""
+    lowered = name.lower()
+    return next((key for key in values if key.lower() == lowered), None)
+
+
 def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
     """Build Settings from the environment, the .env file and explicit overrides (CLI flags).
 
@@ -299,13 +305,22 @@ def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
     """
     path, required = resolve_env_file(env_file)
     file_values = read_env_file(path, required=required)
-    overrides = {k: v for k, v in overrides.items() if v is not None}
+    # Precedence: overrides, environment, .env, defaults. pydantic-settings reads the
+    # environment; the .env values come from the strict parse above, taken literally (no `${}`
+    # expansion, which Compose would not do for a quoted value either), and only where the
+    # environment does not set the variable.
+    environment = {name.lower() for name in os.environ if os.environ[name]}
+    init = {
+        _init_name(field): file_values[name]
+        for field in Settings.model_fields
+        if (name := _file_key(file_values, env_name(field))) and name.lower() not in environment
+        and file_values[name] != ""
+    }  # fmt: skip
+    init.update(
+        {_init_name(field): value for field, value in overrides.items() if value is not None}
+    )
     try:
-        # pydantic-settings applies the precedence: overrides, environment, .env, defaults.
-        return Settings(  # type: ignore[call-arg]
-            _env_file=path if file_values else None,
-            **{_init_name(field): value for field, value in overrides.items()},
-        )
+        return Settings(_env_file=None, **init)  # type: ignore[call-arg]
     except ValidationError as exc:
         problems = [_describe(err) for err in exc.errors(include_input=False, include_url=False)]
         raise ConfigError(

@@ -46,9 +46,11 @@ def _clean_environment() -> Iterator[None]:
             mp.delenv(name, raising=False)
         mp.setenv("NO_COLOR", "1")
         mp.setenv("COLUMNS", "200")
-        # An empty .env in a folder of our own, so a .env in the working folder is not read.
-        mp.chdir(tempfile.mkdtemp(prefix="macroinfra-cwd-"))
+        # A working folder of our own, so a .env in the checkout is not read.
+        cwd = tempfile.mkdtemp(prefix="macroinfra-cwd-")
+        mp.chdir(cwd)
         yield
+    shutil.rmtree(cwd, ignore_errors=True)
 
 
 def make_state_dir() -> Path:

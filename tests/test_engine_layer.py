@@ -12,11 +12,20 @@ from macroinfra.db import Database
 
 
 def test_nothing_connects_until_first_use(stack_settings):
-    db = Database(stack_settings.model_copy(update={"postgres_port": 1}))
-    cache = Cache(stack_settings.model_copy(update={"redis_port": 1}))
-    assert "engine" not in db.__dict__ and "async_engine" not in db.__dict__
-    db.dispose()
-    cache.close()
+    import select
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        settings = stack_settings.model_copy(update={"postgres_port": port, "redis_port": port})
+        db, cache = Database(settings), Cache(settings)
+        db.engine, db.async_engine, db.session_factory  # noqa: B018 - built, not used
+        readable, _, _ = select.select([listener], [], [], 0.2)
+        assert readable == []  # no connection attempt reached the port
+        db.dispose()
+        cache.close()
 
 
 def test_sync_engine_pool_and_session_rules(migrated):

@@ -397,3 +397,32 @@ def test_two_sessions_loading_the_same_batch_insert_it_once(migrated, refs):
         thread.join(timeout=30)
     assert [(r.offered, r.inserted) for r in results] == [(2, 0)]
     assert count(migrated, "market_data") == 2
+
+
+def test_concurrent_loads_cannot_both_publish_one_revision(migrated, refs):
+    """Two sessions offer revision 0 of one observation with different values: the second
+    waits for the first, then is rejected instead of silently skipped."""
+    import threading
+
+    obs = date(2024, 1, 1)
+    errors: list[Exception] = []
+    with psycopg.connect(migrated.libpq_url) as first:
+        first.execute("SELECT 1")  # open a transaction: the load below stays uncommitted
+        load(first, "macro_series", [revision(refs, obs, 0, T0, 3.1)], columns=MACRO)
+
+        def second() -> None:
+            with psycopg.connect(migrated.libpq_url, autocommit=True) as conn:
+                try:
+                    load(conn, "macro_series", [revision(refs, obs, 0, T0, 9.9)], columns=MACRO)
+                except RevisionError as exc:
+                    errors.append(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        while not sql_rows(migrated, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type"
+                                     " = 'Lock' AND datname = current_database()"):  # fmt: skip
+            assert thread.is_alive()
+        first.commit()
+        thread.join(timeout=30)
+    assert len(errors) == 1 and "would change a published revision" in errors[0].message
+    assert sql_rows(migrated, "SELECT value FROM macro_series") == [(Decimal("3.10000000"),)]

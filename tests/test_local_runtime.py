@@ -50,10 +50,10 @@ def test_up_ps_down_keeps_data_and_down_volumes_deletes_it(own_stack):
         conn.execute("CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)")
         assert conn.execute("SHOW listen_addresses").fetchone() == ("127.0.0.1",)
         assert "timescaledb" in conn.execute("SHOW shared_preload_libraries").fetchone()[0]
-    r = redis.Redis.from_url(own_stack.redis_url)
+    r = redis.Redis.from_url(own_stack.redis_url)  # REDIS_HOST is 127.0.0.1
     r.set("kept", "yes")
     with pytest.raises(redis.AuthenticationError):
-        redis.Redis(port=own_stack.redis_port, password="wrong").ping()
+        redis.Redis(host="127.0.0.1", port=own_stack.redis_port, password="wrong").ping()
     r.close()
 
     again = cli("up", "--json")
@@ -126,3 +126,41 @@ def test_wrong_password_for_an_existing_cluster_is_an_auth_failure(own_stack):
     assert result.exit_code == 1
     assert "rejected the credentials" in result.stderr
     assert "changed-later" not in result.output
+
+
+def test_redis_password_with_quotes_and_line_breaks(own_stack):
+    password = 'line one\nline "two"\\ end'
+    cli = Cli(own_stack)
+    result = cli("up", "redis", env={"REDIS_PASSWORD": password})
+    assert result.exit_code == 0, result.output
+    client = redis.Redis(host="127.0.0.1", port=own_stack.redis_port, password=password)
+    assert client.ping() is True
+    client.close()
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(host="127.0.0.1", port=own_stack.redis_port, password="line one").ping()
+
+
+def test_an_empty_data_folder_left_by_an_interrupted_start_is_reused(own_stack):
+    (Path(own_stack.state_dir) / "postgres").mkdir()
+    result = Cli(own_stack)("up", "timescaledb")
+    assert result.exit_code == 0, result.output
+    assert (Path(own_stack.state_dir) / "postgres" / "PG_VERSION").exists()
+
+
+def test_a_data_folder_with_foreign_files_is_left_alone(own_stack):
+    folder = Path(own_stack.state_dir) / "postgres"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not a cluster")
+    result = Cli(own_stack)("up", "timescaledb")
+    assert result.exit_code == 1
+    assert "holds files but no PostgreSQL cluster" in result.stderr
+    assert (folder / "notes.txt").read_text() == "not a cluster"
+
+
+def test_a_state_folder_that_cannot_be_made_is_one_clear_line(own_stack, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = Cli(own_stack)("up", env={"MACROINFRA_STATE_DIR": str(blocker / "state")})
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: cannot create the state folder {blocker / 'state'}")
+    assert "MACROINFRA_STATE_DIR" in result.stderr and "Traceback" not in result.output

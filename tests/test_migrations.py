@@ -14,7 +14,7 @@ import pytest
 from conftest import settings_env, sql_rows
 
 from macroinfra.migrations import LOCK_KEY, head_revision
-from macroinfra.timescale.spec import ALL_TABLES, HYPERTABLES
+from macroinfra.timescale.spec import HYPERTABLES
 
 
 def test_upgrade_creates_every_table_and_hypertable_as_declared(db_cli, database):
@@ -25,7 +25,10 @@ def test_upgrade_creates_every_table_and_hypertable_as_declared(db_cli, database
 
     tables = {r[0] for r in sql_rows(database, "SELECT tablename FROM pg_tables "
                                                "WHERE schemaname = 'public'")}  # fmt: skip
-    assert tables == set(ALL_TABLES) | {"alembic_version"}
+    assert tables == {
+        "data_sources", "instruments", "series_metadata", "market_data", "macro_series", "curves",
+        "flow_data", "fiscal_data", "vol_surfaces", "signals", "alembic_version",
+    }  # fmt: skip
     dims = {
         r[0]: (r[1], r[2], r[3])
         for r in sql_rows(
@@ -34,23 +37,16 @@ def test_upgrade_creates_every_table_and_hypertable_as_declared(db_cli, database
             "FROM timescaledb_information.dimensions WHERE hypertable_schema = 'public'",
         )
     }
+    # DESIGN.md's table, as TimescaleDB stores it (a month is 30 days, a year 12 months).
+    tz, d = "timestamp with time zone", "date"
     assert dims == {
-        h.table: (h.time_column,
-                  "timestamp with time zone" if h.time_type == "timestamptz" else "date",
-                  h.chunk_interval)
-        for h in HYPERTABLES
-    }  # fmt: skip
-
-
-def test_declared_chunk_intervals_are_what_timescaledb_stores():
-    assert {h.table: h.chunk_interval for h in HYPERTABLES} == {
-        "market_data": timedelta(days=30),
-        "macro_series": timedelta(days=360),
-        "curves": timedelta(days=90),
-        "flow_data": timedelta(days=360),
-        "fiscal_data": timedelta(days=360),
-        "vol_surfaces": timedelta(days=360),
-        "signals": timedelta(days=360),
+        "market_data": ("timestamp", tz, timedelta(days=30)),
+        "macro_series": ("observation_date", d, timedelta(days=360)),
+        "curves": ("curve_date", d, timedelta(days=90)),
+        "flow_data": ("observation_date", d, timedelta(days=360)),
+        "fiscal_data": ("observation_date", d, timedelta(days=360)),
+        "vol_surfaces": ("surface_date", d, timedelta(days=360)),
+        "signals": ("signal_date", d, timedelta(days=360)),
     }
 
 
@@ -94,6 +90,16 @@ def test_up_down_up(db_cli, database):
     again = db_cli("migrate", "--json")
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["applied"] == [head_revision()]
+
+
+def test_unknown_target_revision_is_refused_before_asking(db_cli, migrated):
+    result = db_cli("migrate", "down", "--to", "nope", "--yes", "--json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout) == {
+        "error": "unknown revision 'nope'", "hint": "see `macroinfra migrate history`",
+        "problems": [], "exit_code": 2,
+    }  # fmt: skip
+    assert sql_rows(migrated, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
 
 
 def test_migrate_at_head_is_a_no_op(db_cli):

@@ -71,6 +71,14 @@ def test_no_secret_in_repr_or_dump(monkeypatch):
         assert "sync_database_url" not in text
 
 
+def test_env_file_values_are_taken_literally(tmp_path):
+    env_file = tmp_path / "dollar.env"
+    env_file.write_text("POSTGRES_PASSWORD='pa$$wo${x}rd'\nREDIS_PASSWORD=plain${HOME}\n")
+    s = load_settings(env_file)
+    assert s.postgres_password.get_secret_value() == "pa$$wo${x}rd"
+    assert s.redis_password.get_secret_value() == "plain${HOME}"
+
+
 def test_env_file_named_by_variable(tmp_path, monkeypatch):
     env_file = tmp_path / "other.env"
     env_file.write_text("POSTGRES_DB=from_variable\n")
@@ -185,7 +193,8 @@ def test_importing_the_cli_loads_nothing_heavy():
     code = (
         "import sys; import macroinfra.cli.app; "
         "heavy = [m for m in ('sqlalchemy', 'alembic', 'psycopg', 'pydantic', 'redis', "
-        "'python_on_whales', 'rich.console', 'pymongo', 'kafka') if m in sys.modules]; "
+        "'python_on_whales', 'rich', 'pymongo', 'kafka', 'minio', 'pydantic_settings', "
+        "'dotenv', 'hypothesis') if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

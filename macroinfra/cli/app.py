@@ -18,12 +18,19 @@ class Group(TyperGroup):
     """Maps the one exception family to a message and an exit code, for every command."""
 
     def invoke(self, ctx: Any) -> Any:
+        # With --json, a failure is a JSON document on stdout too, so `... --json | jq` works.
+        as_json = "--json" in [*ctx._protected_args, *ctx.args]
         try:
             return super().invoke(ctx)
         except MacroinfraError as exc:
             from macroinfra.cli import render
 
             render.error(exc)
+            if as_json:
+                render.emit_json(
+                    {"error": exc.message, "hint": exc.hint, "problems": exc.problems,
+                     "exit_code": exc.exit_code}
+                )  # fmt: skip
             raise typer.Exit(exc.exit_code) from None
 
 

@@ -16,8 +16,7 @@ def show(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
     from macroinfra.cli import render
     from macroinfra.settings import describe_settings
 
-    a = get_app(ctx)
-    rows = describe_settings(a.env_file, **a.overrides)
+    rows = describe_settings(get_app(ctx).env_file)
     render.emit(
         rows,
         as_json=as_json,

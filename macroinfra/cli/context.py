@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -21,18 +21,12 @@ if TYPE_CHECKING:
 class App:
     def __init__(self, env_file: Path | None) -> None:
         self.env_file = env_file
-        self.overrides: dict[str, Any] = {}
-
-    def override(self, **values: Any) -> None:
-        """CLI flags that override settings; must be called before `settings` is first read."""
-        assert "settings" not in self.__dict__, "settings already loaded"
-        self.overrides.update({k: v for k, v in values.items() if v is not None})
 
     @cached_property
     def settings(self) -> Settings:
         from macroinfra.settings import load_settings
 
-        return load_settings(self.env_file, **self.overrides)
+        return load_settings(self.env_file)
 
     @cached_property
     def db(self) -> Database:
@@ -54,8 +48,5 @@ class App:
 
 
 def get_app(ctx: typer.Context) -> App:
-    root = ctx.find_root()
-    if not isinstance(root.obj, App):
-        root.obj = App(env_file=None)
-        root.call_on_close(root.obj.close)
-    return root.obj
+    """The App the root callback made for this invocation."""
+    return ctx.find_root().obj

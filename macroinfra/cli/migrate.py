@@ -95,6 +95,7 @@ def down(
     from macroinfra.cli import render
     from macroinfra.cli.options import confirm
 
+    migrations.check_target(to)
     target = "one revision" if to == "-1" else f"revision {to}"
     confirm(f"Migrate down to {target}? Tables and their data will be dropped.", yes=yes,
             what="migrate down")  # fmt: skip
@@ -119,14 +120,16 @@ def check(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
     from macroinfra import migrations
     from macroinfra.cli import render
 
-    diffs = migrations.check(get_app(ctx).db)
-    if as_json:
-        render.emit_json({"drift": bool(diffs), "differences": diffs})
-    elif diffs:
-        render.line(f"{len(diffs)} differences between the models and the database:")
-        for d in diffs:
-            render.line(f"  {d}")
-    else:
-        render.line("no drift: the database matches the models")
-    if diffs:
+    result = migrations.check(get_app(ctx).db)
+
+    def human(drift: migrations.Drift) -> None:
+        if not drift.drift:
+            render.line("no drift: the database matches the models")
+            return
+        render.line(f"{len(drift.differences)} differences between the models and the database:")
+        for difference in drift.differences:
+            render.line(f"  {difference}")
+
+    render.emit(result, as_json=as_json, human=human)
+    if result.drift:
         raise typer.Exit(1)

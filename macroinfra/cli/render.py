@@ -112,7 +112,7 @@ def warn(text: str) -> None:
 def error(exc: MacroinfraError) -> None:
     console = err()
     console.print(f"error: {exc.message}", markup=False, style="bold red")
-    for problem in getattr(exc, "problems", []):
+    for problem in exc.problems:
         console.print(f"  {problem}", markup=False)
     if exc.hint:
         console.print(f"hint: {exc.hint}", markup=False)

@@ -61,10 +61,6 @@ class LoadResult:
 class RevisionError(OperationError):
     """A macro_series batch that would break point-in-time correctness; nothing was loaded."""
 
-    def __init__(self, message: str, *, hint: str, problems: list[str]) -> None:
-        super().__init__(message, hint=hint)
-        self.problems = problems
-
 
 @dataclass
 class _Batch:
@@ -214,6 +210,9 @@ def _load(
             cur.execute(sql.SQL("DROP TABLE {}").format(stage))
             return 0
         if info.name == "macro_series":
+            # The revision checks read what is stored: one macro_series writer at a time (until
+            # this transaction ends), so two concurrent loads cannot both pass them.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('macroinfra.macro_series'))")
             _check_revisions(cur, stage)
         if info.is_hypertable:
             cur.execute(

@@ -129,7 +129,12 @@ class LocalRuntime:
         if pid is None:
             return False
         if service == "timescaledb":
-            self._run_pg(["pg_ctl", "stop", "-D", str(self.pg_data), "-m", "fast", "-w"])
+            result = self._run_pg(["pg_ctl", "stop", "-D", str(self.pg_data), "-m", "fast", "-w"])
+            if result.returncode != 0:  # never report (or delete) a server that still runs
+                detail = _scrubbed(result.stderr, self.settings) or "no output"
+                raise OperationError(
+                    f"PostgreSQL did not stop: {detail}", hint=f"see {self.pg_log}"
+                )
         else:
             os.kill(pid, signal.SIGTERM)  # redis saves its snapshot on SIGTERM
             _wait_gone(pid, 30.0)
@@ -224,7 +229,13 @@ class LocalRuntime:
         return _User(entry.pw_uid, entry.pw_gid, entry.pw_name)
 
     def _prepare_state_dir(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OperationError(
+                f"cannot create the state folder {self.state_dir}: {exc.strerror}",
+                hint="set MACROINFRA_STATE_DIR to a folder you can write",
+            ) from None
         user = self._pg_user()
         if user is None:
             return
@@ -266,16 +277,25 @@ class LocalRuntime:
              "-t", str(wait), "-o", f"-p {self.settings.postgres_port}"]
         )  # fmt: skip
         if result.returncode != 0:
+            detail = _last_line(self.pg_log) or result.stderr
             raise ServiceUnavailable(
-                f"PostgreSQL did not start: {_last_line(self.pg_log) or result.stderr.strip()}",
+                f"PostgreSQL did not start: {_scrubbed(detail, self.settings)}",
                 hint=f"see {self.pg_log}",
             )
 
     def _initdb(self) -> None:
         user = self._pg_user()
+        if self.pg_data.exists():
+            if any(self.pg_data.iterdir()):
+                raise OperationError(
+                    f"{self.pg_data} holds files but no PostgreSQL cluster (no PG_VERSION)",
+                    hint="move it away, or run `macroinfra down --volumes` to start afresh",
+                )
+            self.pg_data.rmdir()  # left empty by an interrupted first start
         self.pg_data.mkdir(mode=0o700)
         pwfile = self.state_dir / ".pwfile"
         pwfile.touch(mode=0o600)
+        result = None
         try:
             if user is not None:
                 os.chown(self.pg_data, user.uid, user.gid)
@@ -288,9 +308,10 @@ class LocalRuntime:
             )  # fmt: skip
         finally:
             pwfile.unlink(missing_ok=True)
+            if result is None or result.returncode != 0:  # failed or interrupted: leave no half
+                shutil.rmtree(self.pg_data, ignore_errors=True)
         if result.returncode != 0:
-            shutil.rmtree(self.pg_data, ignore_errors=True)
-            detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            detail = (_scrubbed(result.stderr, self.settings) or "no output").splitlines()[-1]
             raise ServiceUnavailable(f"initdb failed: {detail}")
         with (self.pg_data / "postgresql.conf").open("a") as conf:
             conf.write(
@@ -348,7 +369,7 @@ class LocalRuntime:
             f"logfile {_redis_quote(str(self.redis_log))}",
             f"dir {_redis_quote(str(self.redis_dir))}",
             "save 3600 1 300 100 60 10000",
-            "appendonly no",
+            "appendonly yes",  # as under compose: data survives `down` and a crash
         ]
         if self.settings.redis_password is not None:
             secret = self.settings.redis_password.get_secret_value()
@@ -361,9 +382,11 @@ class LocalRuntime:
             [server, str(self.redis_conf)], capture_output=True, text=True, check=False
         )
         if result.returncode != 0:
+            errors = result.stderr.strip().splitlines()
+            detail = _last_line(self.redis_log) or (errors[-1] if errors else "no output")
             raise ServiceUnavailable(
-                f"redis-server did not start: {_last_line(self.redis_log) or result.stderr}",
-                hint=f"see {self.redis_log}",
+                f"redis-server did not start: {_scrubbed(detail, self.settings)}",
+                hint=f"see {self.redis_log} and {self.redis_conf}",
             )
 
     def _wait_redis(self, deadline: float) -> None:
@@ -451,7 +474,18 @@ def _unreachable_ancestor(path: Path, user: _User) -> Path | None:
 
 
 def _redis_quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A redis.conf string: backslash, quote and line breaks escaped, so a value stays one
+    directive whatever characters it holds."""
+    escaped = (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    )
+    return f'"{escaped}"'
+
+
+def _scrubbed(text: str, settings: Settings) -> str:
+    from macroinfra.settings import scrub, secret_values
+
+    return scrub(text.strip(), secret_values(settings))
 
 
 def _last_line(path: Path) -> str | None:
