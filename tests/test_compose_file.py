@@ -17,7 +17,14 @@ import redis
 from conftest import free_port
 
 from macroinfra.runtime.base import PROFILES, SERVICES
-from macroinfra.runtime.compose import ONE_SHOTS, PROJECT, ComposeRuntime, compose_file, port_claims
+from macroinfra.runtime.compose import (
+    ONE_SHOTS,
+    PROJECT,
+    ComposeRuntime,
+    compose_file,
+    port_claims,
+    unset_variable_warning,
+)
 from macroinfra.settings import Settings, load_settings
 
 CUSTOM_ENV = {
@@ -108,11 +115,13 @@ def test_images_are_the_pinned_ones(full):
     assert images == {
         "timescaledb": "timescale/timescaledb:2.18.0-pg16",
         "redis": "redis:7.4.2-alpine",
-        "mongodb": "mongo:8.0",
+        "mongodb": "mongo:8.0.4",
         "kafka": "confluentinc/cp-kafka:7.8.0",
         "minio": "minio/minio:RELEASE.2025-02-18T16-25-55Z",
     }
     assert full["services"]["minio-init"]["image"] == images["minio"]
+    # A release, not a moving minor tag: x.y.z (any suffix) or MinIO's RELEASE.<date>.
+    assert all(re.search(r":(\d+\.\d+\.\d+|RELEASE\.)", i) for i in images.values()), images
     assert not re.search(r"(?m)^version\s*:", compose_file().read_text())
 
 
@@ -200,6 +209,28 @@ def test_secrets_appear_only_in_the_environment_of_the_containers_that_need_them
         assert "secret" not in command
 
 
+def test_a_dollar_in_a_secret_the_warning_compose_gives_and_the_advice_that_fixes_it(tmp_path):
+    """Compose reads `$secret` in pg$secret as a variable and warns naming it, so the compose
+    runtime must recognise that warning (it never shows it) and advise single quotes."""
+    env_file = tmp_path / ".env"
+
+    def config(line: str) -> tuple[str, list[str]]:
+        env_file.write_text(line)
+        out = subprocess.run(["docker", "compose", "--file", str(compose_file()), "--env-file",
+                              str(env_file), "config", "--format", "json"],
+                             capture_output=True, text=True, check=True)  # fmt: skip
+        services = json.loads(out.stdout)["services"]
+        password = services["timescaledb"]["environment"]["POSTGRES_PASSWORD"]
+        return password.replace("$$", "$"), out.stderr.splitlines()
+
+    password, warnings = config("POSTGRES_PASSWORD=pg$secret\n")
+    assert password == "pg" and any("secret" in w for w in warnings), warnings
+    assert all(unset_variable_warning(w) for w in warnings), warnings
+    password, warnings = config("POSTGRES_PASSWORD='pg$secret'\n")  # as DOLLAR_IN_ENV advises
+    assert warnings == []
+    assert password == load_settings(env_file).postgres_password.get_secret_value() == "pg$secret"
+
+
 # -- the healthchecks and the Redis start script, run for real ---------------------------------
 
 
@@ -242,14 +273,15 @@ def test_redis_start_script_and_healthcheck_with_the_real_server(tmp_path, full,
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "REDIS_PASSWORD": password}
     server = subprocess.Popen(["/bin/sh", "-ec", script], env=env, stdout=subprocess.DEVNULL)
     try:
-        client = redis.Redis(port=port, password=password or None, socket_timeout=2)
+        client = redis.Redis(host="127.0.0.1", port=port, password=password or None,
+                             socket_timeout=2)  # fmt: skip
         _wait_for(lambda: _pings(client) or server.poll() is not None)
         assert server.poll() is None, "redis-server exited: the start script failed"
         assert oct(conf.stat().st_mode & 0o777) == "0o600"
         assert password == "" or password not in " ".join(_cmdline(server.pid))
         if password:
             with pytest.raises(redis.AuthenticationError):
-                redis.Redis(port=port, socket_timeout=2).ping()
+                redis.Redis(host="127.0.0.1", port=port, socket_timeout=2).ping()
 
         check = _container_script(service["healthcheck"]["test"][1])
         check_env = {"PATH": os.environ["PATH"], "REDIS_PASSWORD": password}

@@ -10,10 +10,12 @@ import time
 import pytest
 from compose_double import FakeEngine, inspect_json
 from conftest import free_port
+from pydantic import SecretStr
 
 from macroinfra.errors import ConfigError, OperationError, ServiceUnavailable, UsageError
 from macroinfra.runtime import compose
 from macroinfra.runtime.compose import (
+    DOLLAR_IN_ENV,
     LOG_LINES,
     POLL_S,
     PROJECT,
@@ -151,9 +153,36 @@ def test_up_relays_compose_progress_but_not_image_layer_lines(runtime, engine, s
         " Container x  Started",
     ]
     said: list[str] = []
-    runtime.up(timeout=5, progress=said.append)
+    result = runtime.up(timeout=5, progress=said.append)
     assert "redis Pulling" in said and "Container x  Started" in said
     assert not any("Downloading" in m for m in said)
+    assert result.message is None
+
+
+# Compose's own words (`docker compose config` with POSTGRES_PASSWORD=pg$secret in .env).
+UNSET_WARNING = ('time="2025-01-01T00:00:00Z" level=warning msg="The \\"secret\\" variable is not '
+                 'set. Defaulting to a blank string."')  # fmt: skip
+
+
+def test_up_progress_never_shows_a_secret_or_part_of_one(engine, settings):
+    dollar = settings.model_copy(update={"postgres_password": SecretStr("pg$secret")})
+    runtime = ComposeRuntime(dollar, client_factory=engine.client)
+    all_healthy(engine, settings, DEFAULTS)
+    engine.up_output = [UNSET_WARNING, " Container x  Error: pg$secret rejected", UNSET_WARNING]
+    said: list[str] = []
+    result = runtime.up(timeout=5, progress=said.append)
+    assert "Container x  Error: *** rejected" in said
+    assert not any("secret" in m for m in said), said
+    # ... and the warning, which names part of the secret, becomes one line of advice.
+    assert result.message == DOLLAR_IN_ENV and "single quotes in .env" in DOLLAR_IN_ENV
+
+
+def test_a_failing_up_never_quotes_the_unset_variable_warning(runtime, engine, settings):
+    all_healthy(engine, settings, DEFAULTS)
+    engine.fail("compose.up", f"{UNSET_WARNING}\n")
+    with pytest.raises(OperationError) as caught:
+        runtime.up(timeout=5)
+    assert "secret" not in caught.value.message
 
 
 def test_up_no_wait_returns_once_started(runtime, engine, settings):

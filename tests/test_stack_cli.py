@@ -13,6 +13,7 @@ import subprocess
 import psycopg
 import pytest
 import redis
+import sqlalchemy
 from compose_double import FakeEngine
 from conftest import free_port, make_state_dir
 from dotenv import dotenv_values
@@ -135,7 +136,15 @@ def test_an_unhealthy_service_prints_its_logs_and_exits_1(cli, engine, env):
     engine.logs["redis"] = "1:M * Ready to accept connections tcp\n"
     result = cli("up", "--json", env=env)
     assert result.exit_code == 1
-    assert result.stdout == ""  # no half a JSON document
+    # Only the failure's own JSON document on stdout: no half a result before it.
+    assert json.loads(result.stdout) == {
+        "error": "redis unhealthy",
+        "hint": "fix the cause above, then run `macroinfra up` again; `macroinfra logs SERVICE` "
+        "shows more",
+        "problems": ["redis last healthcheck: NOAUTH Authentication required.",
+                     "redis last 1 log lines:", "  1:M * Ready to accept connections tcp"],
+        "exit_code": 1,
+    }  # fmt: skip
     stderr = result.stderr.splitlines()
     assert stderr[0] == "starting containers"  # progress, as status lines without a terminal
     assert stderr[stderr.index("error: redis unhealthy") :] == [
@@ -214,13 +223,12 @@ def test_status_env_prints_the_connection_variables_with_their_secrets(cli, env)
     assert result.exit_code == 0, result.output
     assert cli("status", "-o", "env", env=env).stdout == result.stdout
     values = dotenv_values(stream=io.StringIO(result.stdout))
-    assert list(values) == ["DATABASE_URL", "REDIS_URL", "MONGO_URL", "AWS_ENDPOINT_URL_S3",
-                            "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "S3_BUCKET",
-                            "KAFKA_BOOTSTRAP_SERVERS"]  # fmt: skip
-    assert values["DATABASE_URL"] == (
-        f"postgresql+psycopg://macro_user:s3cr%25t%20p%27w@127.0.0.1:{env['POSTGRES_PORT']}"
-        "/macro_trading"
-    )
+    assert list(values) == ["DATABASE_URL", "SQLALCHEMY_DATABASE_URL", "REDIS_URL", "MONGO_URL",
+                            "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                            "S3_BUCKET", "KAFKA_BOOTSTRAP_SERVERS"]  # fmt: skip
+    where = f"macro_user:s3cr%25t%20p%27w@127.0.0.1:{env['POSTGRES_PORT']}/macro_trading"
+    assert values["DATABASE_URL"] == f"postgresql://{where}"  # libpq's: psql, psycopg
+    assert values["SQLALCHEMY_DATABASE_URL"] == f"postgresql+psycopg://{where}"
     assert values["AWS_SECRET_ACCESS_KEY"] == SECRET
     assert values["KAFKA_BOOTSTRAP_SERVERS"] == env["KAFKA_BOOTSTRAP_SERVERS"]
     # ... and a POSIX shell reads the same values.
@@ -231,6 +239,21 @@ def test_status_env_prints_the_connection_variables_with_their_secrets(cli, env)
     assert shell.stdout.splitlines() == [SECRET, values["MONGO_URL"]]
 
 
+def test_status_env_database_urls_connect_with_psql_and_sqlalchemy(stack_cli):
+    result = stack_cli("status", "--env")
+    assert result.exit_code == 0, result.output
+    values = dotenv_values(stream=io.StringIO(result.stdout))
+    psql = subprocess.run(["psql", values["DATABASE_URL"], "-tAc", "select 1"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert (psql.returncode, psql.stdout.strip()) == (0, "1"), psql.stderr
+    engine = sqlalchemy.create_engine(values["SQLALCHEMY_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sqlalchemy.text("select 1")).scalar() == 1
+    finally:
+        engine.dispose()
+
+
 def test_status_without_env_never_shows_a_secret(cli, engine, env):
     healthy_stack(engine, env)
     table = cli("status", env=env)
@@ -239,7 +262,10 @@ def test_status_without_env_never_shows_a_secret(cli, engine, env):
     for output in (table.output, doc.output):
         assert SECRET not in output and "s3cr%25t" not in output
     connection = {v["name"]: v for v in json.loads(doc.stdout)["connection"]}
-    assert connection["DATABASE_URL"]["value"].startswith("postgresql+psycopg://macro_user:***@")
+    assert connection["DATABASE_URL"]["value"].startswith("postgresql://macro_user:***@")
+    assert connection["SQLALCHEMY_DATABASE_URL"]["value"].startswith(
+        "postgresql+psycopg://macro_user:***@"
+    )
     assert connection["AWS_SECRET_ACCESS_KEY"] == {"name": "AWS_SECRET_ACCESS_KEY",
                                                    "value": "***", "secret": True}  # fmt: skip
     assert json.loads(doc.stdout)["stack"]["runtime"] == "compose"
@@ -325,7 +351,7 @@ def test_local_restart_restarts_only_the_named_server():
         result = runtime.restart(["redis"], timeout=60)
         assert result.restarted == ["redis"]
         assert runtime._pid("timescaledb") == pg_pid and runtime._pid("redis") != redis_pid
-        assert redis.Redis(port=settings.redis_port).ping()
+        assert redis.Redis(host="127.0.0.1", port=settings.redis_port).ping()
         everything = runtime.restart(timeout=60)
         assert everything.restarted == ["timescaledb", "redis"]
         assert runtime._pid("timescaledb") != pg_pid

@@ -160,7 +160,12 @@ def status(
     *,
     env: Annotated[
         bool,
-        typer.Option("--env", help="Print the connection variables, secrets included (-o env)."),
+        typer.Option(
+            "--env",
+            help="Print the connection variables, secrets included (-o env): DATABASE_URL "
+            "(postgresql://, for psql and psycopg), SQLALCHEMY_DATABASE_URL "
+            "(postgresql+psycopg://), REDIS_URL, MONGO_URL, S3 and Kafka settings.",
+        ),
     ] = False,
     output: Annotated[
         str | None,

@@ -28,10 +28,6 @@ class ServiceState:
     ports: list[str] = field(default_factory=list)
     detail: str | None = None
 
-    @property
-    def running(self) -> bool:
-        return self.state == "running"
-
 
 @dataclass(frozen=True)
 class StackResult:
@@ -171,13 +167,17 @@ def connection_variables(
     settings: Settings, *, reveal_secrets: bool = False
 ) -> list[ConnectionVariable]:
     """The variables a notebook or script needs to reach every service, named as the usual
-    clients read them (SQLAlchemy URL, redis-py, pymongo, boto3/s3fs, Kafka clients).
-    Secrets are `***` unless `reveal_secrets` is given."""
+    clients read them: DATABASE_URL is the libpq URL (psql, psycopg, most PostgreSQL clients),
+    SQLALCHEMY_DATABASE_URL names the psycopg driver for SQLAlchemy; then redis-py, pymongo,
+    boto3/s3fs and Kafka clients. Secrets are `***` unless `reveal_secrets` is given."""
     from macroinfra.settings import REDACTED
 
     redacted = settings.redacted_urls()
+    sqlalchemy_shown = redacted["sync_database_url"]
+    libpq_shown = "postgresql://" + sqlalchemy_shown.partition("://")[2]
     rows: list[tuple[str, str, str, bool]] = [
-        ("DATABASE_URL", settings.sync_database_url, redacted["sync_database_url"], True),
+        ("DATABASE_URL", settings.libpq_url, libpq_shown, True),
+        ("SQLALCHEMY_DATABASE_URL", settings.sync_database_url, sqlalchemy_shown, True),
         ("REDIS_URL", settings.redis_url, redacted["redis_url"],
          settings.redis_password is not None),
         ("MONGO_URL", settings.mongo_url, redacted["mongo_url"], True),

@@ -240,6 +240,19 @@ _NO_COMPOSE = (
     "unknown shorthand flag: 'f'",
 )
 _LAYER_LINE = re.compile(r"^[0-9a-f]{12}\s")  # image layer progress while pulling
+# Compose reads `$name` inside an unquoted or double-quoted .env value as a variable and warns
+# `The "name" variable is not set`, naming what follows the `$` (maybe part of a secret).
+# Every variable of the compose file has a default, so such a warning always comes from .env.
+_UNSET_VARIABLE = re.compile(r'The \\?"[^"]*?\\?" variable is not set')
+DOLLAR_IN_ENV = (
+    "Compose read a `$` in a .env value as a variable and dropped it, so a service got another "
+    "value: put that value in single quotes in .env (NAME='value')"
+)
+
+
+def unset_variable_warning(line: str) -> bool:
+    """Is this Compose's warning about a `$` in a .env value? It is never shown as it is."""
+    return _UNSET_VARIABLE.search(line) is not None
 
 
 def classify_docker_output(
@@ -275,6 +288,7 @@ def classify_docker_output(
 def _error_line(text: str, return_code: int | None) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     lines = [ln for ln in lines if not ln.startswith(("Usage:", "Run 'docker"))]
+    lines = [ln for ln in lines if not unset_variable_warning(ln)]  # may quote a secret's part
     errors = [ln for ln in lines if "error" in ln.lower()]
     line = (errors or lines or [f"exit code {return_code}"])[-1]
     return line if len(line) <= 300 else line[:297] + "..."
@@ -342,11 +356,15 @@ class ComposeRuntime:
         running = [s for s in wanted if (c := before.get(s)) is not None and c.running]
         ensure_ports_free([c for c in claims if not _publishes(before.get(c.service), c)])
         say("starting containers")
+        secrets = self._secrets()
+        dollar = False  # Compose warned of a `$` in .env: explained once, in the result
         with self._docker("up"):
             for _source, raw in client.compose.up(_targets(names), detach=True, stream_logs=True):
                 line = raw.decode(errors="replace").strip()
-                if line and not _LAYER_LINE.match(line):
-                    say(line)
+                if unset_variable_warning(line):
+                    dollar = True
+                elif line and not _LAYER_LINE.match(line):
+                    say(_scrub(line, secrets))
         if wait:
             after = self._wait(client, wanted, timeout, say)
         else:
@@ -354,6 +372,7 @@ class ComposeRuntime:
         return StackResult(
             runtime=self.name,
             services=self._states(after),
+            message=DOLLAR_IN_ENV if dollar else None,
             started=[s for s in wanted if s not in running],
             already_running=running,
         )
