@@ -1,7 +1,7 @@
 """SQLAlchemy engines and sessions over psycopg 3, created on first use from a Settings.
 
-Nothing connects at import time. `Database` owns one sync and one async engine; `dispose()`
-releases both pools.
+Nothing connects at import time. `Database` owns one sync and one async engine, each created on
+first use; `dispose()` releases the sync engine's pool, `adispose()` (from async code) both.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from macroinfra.errors import ServiceUnavailable
 
@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from macroinfra.settings import Settings
 
 CONNECT_TIMEOUT_S = 10
+ADDRESS_HINT = "check that POSTGRES_HOST/POSTGRES_PORT point at PostgreSQL"
+START_HINT = "start it with `macroinfra up`, or set POSTGRES_HOST/POSTGRES_PORT"
+
+# Why a connection to PostgreSQL failed, for code to branch on (the message is for people).
+FailureReason = Literal["refused", "timeout", "auth", "no_database", "other"]
 
 
 class Database:
@@ -83,12 +88,15 @@ class Database:
                 raise
 
     def dispose(self) -> None:
+        """Release the sync engine's pool. The async engine needs an event loop to close its
+        connections: release it (and this one) with `adispose()`."""
         if "engine" in self.__dict__:
             self.engine.dispose()
             del self.__dict__["engine"]
             self.__dict__.pop("session_factory", None)
 
     async def adispose(self) -> None:
+        """Release both engines' pools."""
         self.dispose()
         if "async_engine" in self.__dict__:
             await self.async_engine.dispose()
@@ -110,32 +118,51 @@ def connect(engine: Engine) -> Iterator[Any]:
         yield conn
 
 
+class ConnectionFailed(ServiceUnavailable):
+    """PostgreSQL did not accept a connection; `reason` says why, for code to branch on."""
+
+    def __init__(self, message: str, *, reason: FailureReason, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason: FailureReason = reason
+
+
 def connection_error(
     exc: BaseException, host: str | None, port: int | None, user: str | None, database: str | None
-) -> ServiceUnavailable:
-    """Classify a failure to connect to PostgreSQL: refused, timeout, authentication, no db."""
+) -> ConnectionFailed:
+    """Classify a failure to connect to PostgreSQL: refused, timeout, auth, no_database, other.
+
+    The one place that reads libpq's messages; the returned error's `reason` is what to branch
+    on, its message and hint are what to show.
+    """
     text = str(exc).strip()
     lower = text.lower()
     where = f"{host}:{port}"
     if "password authentication failed" in lower or "no password supplied" in lower:
-        return ServiceUnavailable(
-            f"PostgreSQL at {where} rejected the credentials of user {user!r}",
+        return ConnectionFailed(
+            f"authentication failed: PostgreSQL at {where} rejected the credentials of user "
+            f"{user!r}",
+            reason="auth",
             hint="check POSTGRES_USER and POSTGRES_PASSWORD",
         )
     if "does not exist" in lower and "database" in lower:
-        return ServiceUnavailable(
+        return ConnectionFailed(
             f"database {database!r} does not exist on PostgreSQL at {where}",
-            hint="create it, or set POSTGRES_DB to an existing database",
+            reason="no_database",
+            hint="create it (`macroinfra up` does), or set POSTGRES_DB to an existing database",
         )
     if "timeout" in lower or "timed out" in lower:
-        return ServiceUnavailable(
+        return ConnectionFailed(
             f"PostgreSQL at {where} did not answer in time",
-            hint="check that POSTGRES_HOST/POSTGRES_PORT point at PostgreSQL",
+            reason="timeout",
+            hint=ADDRESS_HINT,
         )
-    if "refused" in lower or "could not connect" in lower or "connection failed" in lower:
-        return ServiceUnavailable(
+    if "refused" in lower:
+        return ConnectionFailed(
             f"PostgreSQL is not answering at {where} (connection refused)",
-            hint="start it with `macroinfra up`, or set POSTGRES_HOST/POSTGRES_PORT",
+            reason="refused",
+            hint=START_HINT,
         )
     first = text.splitlines()[0] if text else type(exc).__name__
-    return ServiceUnavailable(f"cannot connect to PostgreSQL at {where}: {first}")
+    return ConnectionFailed(
+        f"cannot connect to PostgreSQL at {where}: {first}", reason="other", hint=ADDRESS_HINT
+    )

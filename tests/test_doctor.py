@@ -10,6 +10,8 @@ import pytest
 from conftest import Cli, free_port
 from responders import FakeKafkaBroker, FakeMinioServer, FakeMongoServer, SilentServer
 
+from macroinfra.probes.result import Check, DoctorReport, Group, Status
+
 
 def checks(result) -> dict[str, dict]:
     doc = json.loads(result.stdout)
@@ -117,6 +119,12 @@ def test_a_hung_server_cannot_hold_the_doctor_past_its_timeout(stack_cli):
     # 1 s less the exit reserve (a quarter of it, at most 0.4 s)
     assert found["timescaledb"]["detail"] == "did not answer within 0.75 s"
     assert json.loads(result.stdout)["timeout_s"] == timeout
+    # A healthy but slow service times out too: every timeout also names the limit to raise.
+    assert found["timescaledb"]["hint"] == (
+        "check that POSTGRES_HOST/POSTGRES_PORT point at PostgreSQL, "
+        "or raise --timeout (it was 1 s)"
+    )
+    assert found["redis"]["hint"].endswith(", or raise --timeout (it was 1 s)")
 
 
 def test_named_services_are_probed_even_if_the_runtime_does_not_run_them(stack_cli):
@@ -190,3 +198,32 @@ def test_every_service_hung_still_ends_within_the_timeout(stack_cli):
     lines = [line for line in result.stdout.splitlines() if line.startswith("[✗]")]
     assert len(lines) == 5
     assert all("within" in line for line in lines)
+
+
+def test_human_output_groups_checks_by_their_group_not_their_name(cli, monkeypatch):
+    import macroinfra.probes
+    from macroinfra.cli.doctor import GROUPS
+
+    assert set(GROUPS) == set(Group)  # no group of checks goes unshown
+    report = DoctorReport("external", True, 5, 12.0, [
+        Check("timescaledb", "timescaledb", Status.OK, "PostgreSQL 17", 3.0),
+        Check("schema: migrations", "timescaledb", Status.OK, "at head (0001)", 2.0,
+              group=Group.SCHEMA),
+        Check("schema: tables", "timescaledb", Status.OK, "all 10 declared tables present",
+              group=Group.SCHEMA),
+        Check("schema", "timescaledb", Status.FAILED, "not checked: boom", hint="fix it",
+              reason="error", group=Group.SCHEMA),
+        Check("schema-registry", "kafka", Status.OK, "answers", 1.0),  # a service, by its group
+    ])  # fmt: skip
+    monkeypatch.setattr(macroinfra.probes, "run_doctor", lambda *args, **kwargs: report)
+    result = cli("doctor", "--strict")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[1:-1] == [
+        "[✓] timescaledb: PostgreSQL 17 (3 ms)",
+        "[✓] schema-registry: answers (1 ms)",
+        "Schema against the declared spec:",
+        "[✓] migrations: at head (0001) (2 ms)",
+        "[✓] tables: all 10 declared tables present",  # no latency of its own
+        "[✗] not checked: boom",
+        "    fix: fix it",
+    ]

@@ -17,13 +17,12 @@ from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON
 from macroinfra.timescale.inspect import (
     HypertableInfo,
     JobInfo,
-    OrderByColumn,
     SchemaInspection,
     ServerInfo,
     TableInfo,
     UniqueIndex,
 )
-from macroinfra.timescale.spec import BY_TABLE, HYPERTABLES, METADATA_TABLES
+from macroinfra.timescale.spec import BY_TABLE, HYPERTABLES, METADATA_TABLES, OrderBy
 
 
 def strict(settings, *args: str) -> tuple[int, dict[str, dict]]:
@@ -52,6 +51,24 @@ def test_fresh_migration_passes_everything_but_compression_on_apache(migrated):
         assert check["detail"] == APACHE_REASON and check["hint"] == APACHE_FIX
         tables = ", ".join(sorted(BY_TABLE))
         assert check["problems"] == [f"not applied to: {tables}"]
+    # The areas come from one catalog read: no latency each. The migrations check is timed.
+    assert found["timescaledb"]["group"] == "service"
+    for name, check in found.items():
+        if name == "timescaledb":
+            continue
+        assert check["group"] == "schema"
+        timed = name == "schema: migrations"
+        assert (check["latency_ms"] is not None) == timed, check
+
+
+def test_human_strict_lines_show_latency_only_where_measured(migrated):
+    result = Cli(migrated)("doctor", "timescaledb", "--strict")
+    lines = result.stdout.splitlines()
+    schema = lines[lines.index("Schema against the declared spec:") + 1 :]
+    migrations = next(line for line in schema if line.startswith("[✓] migrations: "))
+    assert migrations.endswith(" ms)")
+    areas = [line for line in schema if line.startswith("[") and line != migrations]
+    assert len(areas) == 6 and not any(line.endswith(" ms)") for line in areas)
 
 
 def test_a_changed_chunk_interval_fails_with_the_command_that_fixes_it(migrated):
@@ -170,7 +187,7 @@ def community_inspection(**changes) -> SchemaInspection:
             time_column=spec.time_column, time_type=spec.time_type,
             chunk_interval=spec.chunk_interval, num_chunks=3, compressed_chunks=1,
             compression_enabled=True, segment_by=spec.segment_by,
-            order_by=tuple(OrderByColumn(o.column, o.descending, o.descending)
+            order_by=tuple(OrderBy(o.column, o.descending, o.descending)
                            for o in spec.order_by),
             total_bytes=1 << 20, before_compression_bytes=1 << 20, after_compression_bytes=1 << 17,
             jobs=(policy,),
@@ -187,13 +204,28 @@ def test_a_community_server_as_declared_has_no_differences():
     assert inspection.table("market_data").hypertable.compression_ratio == 8.0
 
 
+def test_inspection_reads_the_order_back_as_the_spec_type():
+    from macroinfra.timescale.inspect import _compression_settings
+
+    spec = BY_TABLE["macro_series"]
+    rows = [  # table, column, segmentby index, orderby index, asc, nulls first
+        ("macro_series", "revision_number", None, 2, False, True),
+        ("macro_series", "series_id", 1, None, None, None),
+        ("macro_series", "observation_date", None, 1, False, True),
+    ]
+    segment, order = _compression_settings(rows)["macro_series"]
+    assert segment == spec.segment_by
+    assert order == tuple(replace(o, nulls_first=True) for o in spec.order_by)
+    assert ", ".join(o.sql() for o in order) == spec.order_by_sql
+
+
 @pytest.mark.parametrize(
     ("changes", "aspect", "message"),
     [
         ({"compression_enabled": False}, "compression", "curves: compression is not enabled"),
         ({"segment_by": ("curve_type",)}, "segment_by",
          "curves: segment by curve_type, declared curve_id"),
-        ({"order_by": (OrderByColumn("curve_date", False, False),)}, "order_by",
+        ({"order_by": (OrderBy("curve_date", False, False),)}, "order_by",
          "curves: order by curve_date, declared curve_date DESC, tenor_days"),
         ({"jobs": ()}, "compression_policy", "curves: no compression policy"),
         ({"time_type": "timestamptz"}, "time_type",

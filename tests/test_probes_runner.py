@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import replace
+from types import SimpleNamespace
 
 from conftest import free_port
 
-from macroinfra.probes.doctor import provided_services
-from macroinfra.probes.result import Check, DoctorReport, Status
+from macroinfra.probes.doctor import probe_time, provided_services
+from macroinfra.probes.result import Check, DoctorReport, Group, Status, failed, warning
 from macroinfra.probes.runner import Job, run_jobs
 from macroinfra.settings import load_settings, secret_values
 
@@ -55,15 +57,55 @@ def test_checks_yielded_before_the_deadline_are_kept():
         yield check("never")
 
     try:
-        results = run_jobs(
-            [Job("timescaledb", "timescaledb", partial, "hint", continuation="schema")], 0.2
-        )
+        job = Job("timescaledb", "timescaledb", partial, "hint", continuation="schema",
+                  continuation_group=Group.SCHEMA)  # fmt: skip
+        results = run_jobs([job], 0.2)
     finally:
         release.set()
-    assert [(c.name, c.status) for c in results] == [
-        ("timescaledb", Status.OK), ("schema", Status.FAILED)
+    assert [(c.name, c.status, c.group) for c in results] == [
+        ("timescaledb", Status.OK, Group.SERVICE), ("schema", Status.FAILED, Group.SCHEMA)
     ]  # fmt: skip
     assert results[1].detail == "did not finish within 0.2 s"
+
+
+def test_the_deadline_counts_from_the_callers_start():
+    release = threading.Event()
+
+    def stuck(budget):
+        release.wait()
+        yield check("stuck")
+
+    begun = time.monotonic()
+    try:
+        # The caller spent 0.8 s of its 1 s before calling: 0.2 s are left, not 1 s.
+        results = run_jobs([Job("stuck", "mongodb", stuck, "")], 1.0, started=begun - 0.8)
+        elapsed = time.monotonic() - begun
+    finally:
+        release.set()
+    assert elapsed < 0.5
+    assert results[0].detail == "did not answer within 1 s"
+
+
+def test_the_doctor_deadline_counts_choosing_the_runtime(monkeypatch):
+    import macroinfra.probes.doctor as doctor
+    import macroinfra.runtime
+
+    seen: dict[str, float] = {}
+
+    def select_runtime(settings, name):  # may ping Docker for up to 0.5 s
+        seen["selecting"] = time.monotonic()
+        return SimpleNamespace(runtime=SimpleNamespace(name="external"))
+
+    def run_jobs_spy(jobs, timeout, *, started=None):
+        seen["started"], seen["timeout"] = started, timeout
+        return []
+
+    monkeypatch.setattr(macroinfra.runtime, "select_runtime", select_runtime)
+    monkeypatch.setattr(doctor, "run_jobs", run_jobs_spy)
+    before = time.monotonic()
+    doctor.run_doctor(load_settings(None), ["redis"], timeout=2)
+    assert before <= seen["started"] <= seen["selecting"]
+    assert seen["timeout"] == probe_time(2)
 
 
 def test_probes_run_in_parallel_and_share_one_budget():
@@ -90,6 +132,17 @@ def test_a_crashing_probe_becomes_a_failed_check():
     assert result.status is Status.FAILED and result.reason == "error"
     assert result.detail == "the probe failed unexpectedly: RuntimeError: boom"
     assert result.hint
+
+
+def test_failed_and_warning_differ_only_in_status():
+    args = ("schema: tables", "timescaledb", "2 differences", "run `macroinfra migrate`")
+    extra = {"reason": "drift", "problems": ("a", "b"), "group": Group.SCHEMA, "tables": 2}
+    bad, caveat = failed(*args, **extra), warning(*args, **extra)
+    assert (bad.status, caveat.status) == (Status.FAILED, Status.WARNING)
+    assert replace(bad, status=Status.WARNING) == caveat
+    assert bad.group is Group.SCHEMA and bad.info == {"tables": 2}
+    assert bad.latency_ms is None  # not measured: no start given
+    assert failed(*args, reason="x", started=time.monotonic()).latency_ms is not None
 
 
 def test_warnings_pass_unless_strict():

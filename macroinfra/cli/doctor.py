@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 MARKS = {"ok": "✓", "warning": "!", "failed": "✗", "skipped": "-"}
 STYLES = {"ok": "green", "warning": "yellow", "failed": "red", "skipped": "dim"}
+# Each group of checks in this order, under its heading (None: no heading).
+GROUPS = {"service": None, "schema": "Schema against the declared spec:"}
 
 
 def doctor(
@@ -76,14 +78,12 @@ def _human(report: DoctorReport) -> None:
     render.long_line(
         f"Doctor summary (runtime {report.runtime}, timeout {report.timeout_s:g} s{mode}):"
     )
-    services = [c for c in report.checks if not c.name.startswith("schema")]
-    schema = [c for c in report.checks if c.name.startswith("schema")]
-    for check in services:
-        _check(check, check.name)
-    if schema:
-        render.long_line("Schema against the declared spec:")
-        for check in schema:
-            _check(check, check.name.removeprefix("schema: ").removeprefix("schema"))
+    for group, heading in GROUPS.items():
+        checks = [c for c in report.checks if c.group == group]
+        if checks and heading:
+            render.long_line(heading)
+        for check in checks:
+            _check(check, _label(check))
     counts = report.counts
     parts = [
         f"{counts[k]} {label}"
@@ -118,6 +118,11 @@ def _check(check: Check, label: str) -> None:
         render.long_line(f"    • {problem}")
     if check.hint and status in {"warning", "failed"}:
         render.long_line(f"    fix: {check.hint}")
+
+
+def _label(check: Check) -> str:
+    """The check's name without its group's (a heading says it): "schema: tables" -> "tables"."""
+    return "" if check.name == check.group else check.name.removeprefix(f"{check.group}: ")
 
 
 def _ms(value: float | None) -> str:

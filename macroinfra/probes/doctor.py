@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from macroinfra.probes.result import Check, DoctorReport, Status
+from macroinfra.probes.result import Check, DoctorReport, Group, Status
 from macroinfra.probes.runner import Budget, Job, run_jobs
 
 if TYPE_CHECKING:
@@ -57,7 +58,8 @@ def run_doctor(
     runtime: str | None = None,
     profiles: Sequence[str] = (),
 ) -> DoctorReport:
-    """Probe the services (all the runtime provides, or the named ones) within `timeout`.
+    """Probe the services (all the runtime provides, or the named ones) within `timeout`,
+    counted from this call (choosing the runtime, which may ping Docker, included).
 
     Named services are probed whatever the runtime; the others the runtime does not provide
     are reported as skipped. Raises UsageError for an unknown service, profile or runtime.
@@ -87,6 +89,7 @@ def run_doctor(
                     run,
                     hint,
                     continuation="schema" if service == "timescaledb" else None,
+                    continuation_group=Group.SCHEMA,
                 )
             )
         else:
@@ -95,7 +98,7 @@ def run_doctor(
                 service, service, Status.SKIPPED, reason, reason="not_provided"
             )
 
-    results = run_jobs(jobs, probe_time(limit))
+    results = run_jobs(jobs, probe_time(limit), started=started)
     by_service: dict[str, list[Check]] = {}
     for check in results:
         by_service.setdefault(check.service, []).append(check)
@@ -112,8 +115,15 @@ def run_doctor(
         strict=strict,
         timeout_s=limit,
         elapsed_ms=round((time.monotonic() - started) * 1000, 1),
-        checks=[c.scrubbed(secrets) for c in ordered],
+        checks=[_more_time(c, limit).scrubbed(secrets) for c in ordered],
     )
+
+
+def _more_time(check: Check, limit: float) -> Check:
+    """A timeout may only mean the limit was short for a slow but healthy service: say so."""
+    if check.reason != "timeout" or check.hint is None:
+        return check
+    return replace(check, hint=f"{check.hint}, or raise --timeout (it was {limit:g} s)")
 
 
 Probe = Callable[[Budget], Iterator[Check]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 
@@ -13,6 +14,13 @@ class Status(enum.StrEnum):
     WARNING = "warning"  # works, with a caveat; fails the run only under --strict
     FAILED = "failed"
     SKIPPED = "skipped"  # not checked, with the reason (e.g. the runtime does not provide it)
+
+
+class Group(enum.StrEnum):
+    """Which part of the report a check belongs to (`doctor` shows each under its own heading)."""
+
+    SERVICE = "service"  # a service answers and accepts the credentials
+    SCHEMA = "schema"  # --strict: the schema is as declared
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,7 @@ class Check:
     reason: str | None = None  # machine-readable cause: "auth", "refused", "timeout", "drift", ...
     problems: tuple[str, ...] = ()  # one line per difference found (strict checks)
     info: dict[str, Any] = field(default_factory=dict)  # versions, brokers, ... for --json
+    group: Group = Group.SERVICE
 
     def scrubbed(self, secrets: list[str]) -> Check:
         """This check with every occurrence of a secret value replaced by ***."""
@@ -40,11 +49,22 @@ class Check:
         )
 
 
-def ok(name: str, service: str, detail: str, started: float, **info: Any) -> Check:
-    return Check(name, service, Status.OK, detail, elapsed_ms(started), info=info)
+def ok(
+    name: str,
+    service: str,
+    detail: str,
+    started: float | None,
+    *,
+    group: Group = Group.SERVICE,
+    **info: Any,
+) -> Check:
+    """A passed check; latency only when `started` is given."""
+    latency = elapsed_ms(started) if started is not None else None
+    return Check(name, service, Status.OK, detail, latency, info=info, group=group)
 
 
-def failed(
+def not_ok(
+    status: Status,
     name: str,
     service: str,
     detail: str,
@@ -53,25 +73,16 @@ def failed(
     reason: str,
     started: float | None = None,
     problems: tuple[str, ...] = (),
+    group: Group = Group.SERVICE,
     **info: Any,
 ) -> Check:
+    """A failed or warning check, with the fix; latency only when `started` is given."""
     latency = elapsed_ms(started) if started is not None else None
-    return Check(name, service, Status.FAILED, detail, latency, hint, reason, problems, info)
+    return Check(name, service, status, detail, latency, hint, reason, problems, info, group)
 
 
-def warning(
-    name: str,
-    service: str,
-    detail: str,
-    hint: str,
-    *,
-    reason: str,
-    started: float | None = None,
-    problems: tuple[str, ...] = (),
-    **info: Any,
-) -> Check:
-    latency = elapsed_ms(started) if started is not None else None
-    return Check(name, service, Status.WARNING, detail, latency, hint, reason, problems, info)
+failed = partial(not_ok, Status.FAILED)
+warning = partial(not_ok, Status.WARNING)
 
 
 def waited(started: float) -> str:

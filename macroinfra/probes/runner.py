@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from macroinfra.probes.result import Check, Status
+from macroinfra.probes.result import Check, Group, Status
 
 # A probe's clients give up this much before the runner's deadline (at most), so the probe
 # reports its own, more precise, timeout.
@@ -43,13 +43,20 @@ class Job:
     service: str
     run: Callable[[Budget], Iterator[Check]]
     timeout_hint: str  # the fix to show when it does not answer in time
-    # Name of the check reported when the probe answered but a later phase ran out of time.
+    # Name (and group) of the check reported when the probe answered but a later phase ran out
+    # of time.
     continuation: str | None = None
+    continuation_group: Group = Group.SERVICE
 
 
-def run_jobs(jobs: Sequence[Job], timeout: float) -> list[Check]:
-    """Run every job at once; return their checks in job order within `timeout` seconds."""
-    started = time.monotonic()
+def run_jobs(jobs: Sequence[Job], timeout: float, *, started: float | None = None) -> list[Check]:
+    """Run every job at once; return their checks in job order within `timeout` seconds.
+
+    The seconds count from `started` (a time.monotonic() value; default: now), so a caller that
+    did other work first still ends by `started + timeout`.
+    """
+    if started is None:
+        started = time.monotonic()
     budget = Budget(started + timeout)
     collected: dict[str, list[Check]] = {job.name: [] for job in jobs}
     finished = {job.name: threading.Event() for job in jobs}
@@ -90,7 +97,10 @@ def run_jobs(jobs: Sequence[Job], timeout: float) -> list[Check]:
 
 
 def _late(job: Job, timeout: float, *, answered: bool) -> Check:
-    name = job.continuation if answered and job.continuation else job.name
+    if answered and job.continuation is not None:
+        name, group = job.continuation, job.continuation_group
+    else:
+        name, group = job.name, Group.SERVICE
     what = "did not finish" if answered else "did not answer"
     return Check(
         name,
@@ -100,6 +110,7 @@ def _late(job: Job, timeout: float, *, answered: bool) -> Check:
         latency_ms=round(timeout * 1000, 1),
         hint=job.timeout_hint,
         reason="timeout",
+        group=group,
     )
 
 

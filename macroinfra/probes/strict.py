@@ -3,17 +3,19 @@
 Migrations at head, then the differences of macroinfra.timescale.contract grouped into one
 check per area (tables, hypertables, compression, compression policies, policy jobs, unique
 indexes). On the Apache edition the compression checks fail with the edition's reason and fix.
+The area checks all come from one catalog read, so they carry no latency of their own.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from macroinfra.errors import MacroinfraError
 from macroinfra.probes._net import first_line
-from macroinfra.probes.result import Check, failed, ok
+from macroinfra.probes.result import Check, Group, failed, ok
 from macroinfra.timescale import contract
 from macroinfra.timescale.contract import Difference, SchemaReport
 from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 
 SERVICE = "timescaledb"
 MIGRATE = "run `macroinfra migrate`"
+_fail = partial(failed, group=Group.SCHEMA)
+_ok = partial(ok, group=Group.SCHEMA)
 
 
 def strict_checks(db: Database) -> Iterator[Check]:
@@ -35,7 +39,7 @@ def strict_checks(db: Database) -> Iterator[Check]:
         with connect(db.engine) as conn:
             report = contract.build_report(conn)
     except MacroinfraError as exc:
-        yield failed(
+        yield _fail(
             "schema",
             SERVICE,
             f"not checked: {exc.message}",
@@ -45,7 +49,7 @@ def strict_checks(db: Database) -> Iterator[Check]:
         )
         return
     except Exception as exc:  # a query failed or ran past the statement timeout
-        yield failed(
+        yield _fail(
             "schema",
             SERVICE,
             f"not checked: {first_line(exc)}",
@@ -54,7 +58,7 @@ def strict_checks(db: Database) -> Iterator[Check]:
             started=started,
         )
         return
-    yield from contract_checks(report, started)
+    yield from contract_checks(report)
 
 
 def _migrations(db: Database) -> Check:
@@ -65,11 +69,11 @@ def _migrations(db: Database) -> Check:
     try:
         status = migrations.status(db)
     except MacroinfraError as exc:
-        return failed(
+        return _fail(
             name, SERVICE, exc.message, exc.hint or MIGRATE, reason="migrations", started=started
         )
     except Exception as exc:
-        return failed(
+        return _fail(
             name,
             SERVICE,
             f"cannot read the revision: {first_line(exc)}",
@@ -78,7 +82,7 @@ def _migrations(db: Database) -> Check:
             started=started,
         )
     if status.at_head:
-        return ok(
+        return _ok(
             name,
             SERVICE,
             f"at head ({status.head})",
@@ -87,7 +91,7 @@ def _migrations(db: Database) -> Check:
             head=status.head,
         )
     pending = ", ".join(p.revision for p in status.pending)
-    return failed(
+    return _fail(
         name,
         SERVICE,
         f"at {status.current or 'no revision'}, head is {status.head}",
@@ -100,8 +104,8 @@ def _migrations(db: Database) -> Check:
     )
 
 
-def contract_checks(report: SchemaReport, started: float) -> Iterator[Check]:
-    """One check per area, from the differences in a schema report."""
+def contract_checks(report: SchemaReport) -> Iterator[Check]:
+    """One check per area, from the differences in a schema report (no latency: one read)."""
     diffs = [d for t in report.tables for d in t.differences]
     present = {t.name for t in report.tables if t.actual is not None}
     hypertables = [t for t in report.tables if t.kind == "hypertable" and t.actual is not None]
@@ -121,7 +125,6 @@ def contract_checks(report: SchemaReport, started: float) -> Iterator[Check]:
     yield _area(
         "schema: tables",
         _of(diffs, contract.TABLE_ASPECTS),
-        started,
         ok_detail=f"all {declared} declared tables present",
         hint="run `macroinfra migrate`; at head already, a table dropped by hand must be "
         "restored from a backup, or rebuilt with `macroinfra migrate down --to base` "
@@ -131,7 +134,6 @@ def contract_checks(report: SchemaReport, started: float) -> Iterator[Check]:
     yield _area(
         "schema: hypertables",
         hyper_diffs,
-        started,
         ok_detail=f"{len(declared_hyper)} hypertables with the declared time column and "
         "chunk interval",
         hint=_hypertable_hint(hyper_diffs),
@@ -139,7 +141,6 @@ def contract_checks(report: SchemaReport, started: float) -> Iterator[Check]:
     yield _area(
         "schema: compression",
         _of(diffs, contract.COMPRESSION_ASPECTS),
-        started,
         ok_detail=f"{len(declared_hyper)} hypertables compressed as declared",
         hint="run `macroinfra migrate` (it enables missing compression); settings that "
         "differ: ALTER TABLE <table> SET (timescaledb.compress_segmentby = ..., "
@@ -148,7 +149,6 @@ def contract_checks(report: SchemaReport, started: float) -> Iterator[Check]:
     yield _area(
         "schema: compression policies",
         _of(diffs, contract.POLICY_ASPECTS),
-        started,
         ok_detail=f"{len(declared_hyper)} compression policies as declared",
         hint="run `macroinfra migrate` (it adds missing policies); a policy that differs: "
         "SELECT remove_compression_policy('<table>'), then `macroinfra migrate`",
@@ -156,7 +156,6 @@ def contract_checks(report: SchemaReport, started: float) -> Iterator[Check]:
     yield _area(
         "schema: policy jobs",
         _of(diffs, contract.JOB_ASPECTS),
-        started,
         ok_detail=f"{jobs} policy jobs, none failing or paused"
         if jobs
         else "no policy jobs to check",
@@ -166,7 +165,6 @@ def contract_checks(report: SchemaReport, started: float) -> Iterator[Check]:
     yield _area(
         "schema: unique indexes",
         _of(diffs, contract.INDEX_ASPECTS),
-        started,
         ok_detail=f"{indexes} unique indexes, each includes its hypertable's time column",
         hint="recreate each listed index with the time column in its key",
     )
@@ -176,26 +174,23 @@ def _of(diffs: Sequence[Difference], aspects: Sequence[str]) -> list[Difference]
     return [d for d in diffs if d.aspect in aspects]
 
 
-def _area(
-    name: str, diffs: list[Difference], started: float, *, ok_detail: str, hint: str
-) -> Check:
+def _area(name: str, diffs: list[Difference], *, ok_detail: str, hint: str) -> Check:
     if not diffs:
-        return ok(name, SERVICE, ok_detail, started)
+        return _ok(name, SERVICE, ok_detail, None)
     if all(d.unavailable for d in diffs):
         tables = sorted({d.table for d in diffs})
-        return failed(
+        return _fail(
             name,
             SERVICE,
             APACHE_REASON,
             APACHE_FIX,
             reason="edition",
-            started=started,
             problems=(f"not applied to: {', '.join(tables)}",),
         )
     problems = tuple(d.message for d in diffs)
     count = len(diffs)
     detail = f"{count} difference{'s' if count != 1 else ''} from the declared schema"
-    return failed(name, SERVICE, detail, hint, reason="drift", started=started, problems=problems)
+    return _fail(name, SERVICE, detail, hint, reason="drift", problems=problems)
 
 
 def _hypertable_hint(diffs: list[Difference]) -> str:

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
-from macroinfra.db import Database
+from macroinfra.db import ADDRESS_HINT, Database, connection_error
 from macroinfra.probes._net import first_line
-from macroinfra.probes.result import Check, failed, ok, warning
+from macroinfra.probes.result import Check, Group, failed, ok, warning
 from macroinfra.probes.runner import Budget
 from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON, Edition
 
@@ -27,8 +27,6 @@ SERVICE = "timescaledb"
 _fail = partial(failed, SERVICE, SERVICE)
 _warn = partial(warning, SERVICE, SERVICE)
 _ok = partial(ok, SERVICE, SERVICE)
-ADDRESS_HINT = "check that POSTGRES_HOST/POSTGRES_PORT point at PostgreSQL"
-START_HINT = "start it with `macroinfra up`, or set POSTGRES_HOST/POSTGRES_PORT"
 
 INFO_SQL = """
 SELECT current_setting('server_version'),
@@ -51,7 +49,6 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
     import psycopg
 
     s = settings
-    where = f"{s.postgres_host}:{s.postgres_port}"
     started = time.monotonic()
     try:
         conn = psycopg.connect(
@@ -66,7 +63,7 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
             autocommit=True,
         )
     except psycopg.Error as exc:
-        yield _connection_failure(exc, settings, where, started)
+        yield _connection_failure(exc, settings, started)
         if strict:
             yield failed(
                 "schema",
@@ -74,6 +71,7 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
                 "not checked: TimescaleDB did not accept a connection",
                 "fix the timescaledb line above, then run again",
                 reason="unavailable",
+                group=Group.SCHEMA,
             )
         return
     try:
@@ -146,44 +144,9 @@ def _server_check(
     return _ok(detail, started, **info)
 
 
-def _connection_failure(exc: BaseException, s: Settings, where: str, started: float) -> Check:
-    text = str(exc).strip()
-    lower = text.lower()
-    if "password authentication failed" in lower or "no password supplied" in lower:
-        return _fail(
-            f"authentication failed: PostgreSQL at {where} rejected user {s.postgres_user!r}",
-            "check POSTGRES_USER and POSTGRES_PASSWORD",
-            reason="auth",
-            started=started,
-        )
-    if "does not exist" in lower and "database" in lower:
-        return _fail(
-            f"database {s.postgres_db!r} does not exist on PostgreSQL at {where}",
-            "create it (`macroinfra up` does), or set POSTGRES_DB",
-            reason="missing",
-            started=started,
-        )
-    if "timeout" in lower or "timed out" in lower:
-        return _fail(
-            f"no answer from {where} in time",
-            ADDRESS_HINT,
-            reason="timeout",
-            started=started,
-        )
-    if "refused" in lower:
-        return _fail(
-            f"connection refused at {where}",
-            START_HINT,
-            reason="refused",
-            started=started,
-        )
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return _fail(
-        f"cannot connect to {where}: {first}",
-        ADDRESS_HINT,
-        reason="error",
-        started=started,
-    )
+def _connection_failure(exc: BaseException, s: Settings, started: float) -> Check:
+    error = connection_error(exc, s.postgres_host, s.postgres_port, s.postgres_user, s.postgres_db)
+    return _fail(error.message, error.hint or ADDRESS_HINT, reason=error.reason, started=started)
 
 
 class BoundedDatabase(Database):

@@ -284,7 +284,7 @@ def _hypertable_differences(
             )
         )
 
-    declared_order = ", ".join(o.sql() for o in spec.order_by)
+    declared_order = spec.order_by_sql
     policy = hyper.compression_policy
     if not server.supports_compression and not hyper.compression_enabled:
         diffs.append(

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from macroinfra.timescale.edition import Edition
+from macroinfra.timescale.spec import OrderBy
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -45,16 +46,6 @@ class ServerInfo:
     @property
     def supports_compression(self) -> bool:
         return Edition(self.license, self.extension_version).supports_compression
-
-
-@dataclass(frozen=True)
-class OrderByColumn:
-    column: str
-    descending: bool
-    nulls_first: bool
-
-    def sql(self) -> str:
-        return f"{self.column} DESC" if self.descending else self.column
 
 
 @dataclass(frozen=True)
@@ -98,7 +89,7 @@ class HypertableInfo:
     compressed_chunks: int
     compression_enabled: bool
     segment_by: tuple[str, ...]
-    order_by: tuple[OrderByColumn, ...]
+    order_by: tuple[OrderBy, ...]
     total_bytes: int | None
     before_compression_bytes: int | None
     after_compression_bytes: int | None
@@ -312,7 +303,7 @@ def _short_type(regtype: str | None) -> str | None:
 
 def _hypertable(
     row: Any,
-    settings: tuple[tuple[str, ...], tuple[OrderByColumn, ...]],
+    settings: tuple[tuple[str, ...], tuple[OrderBy, ...]],
     jobs: tuple[JobInfo, ...],
     indexes: tuple[UniqueIndex, ...],
 ) -> HypertableInfo:
@@ -352,14 +343,14 @@ def _int(value: Any) -> int | None:
 
 def _compression_settings(
     rows: Any,
-) -> dict[str, tuple[tuple[str, ...], tuple[OrderByColumn, ...]]]:
+) -> dict[str, tuple[tuple[str, ...], tuple[OrderBy, ...]]]:
     segment: dict[str, list[tuple[int, str]]] = {}
-    order: dict[str, list[tuple[int, OrderByColumn]]] = {}
+    order: dict[str, list[tuple[int, OrderBy]]] = {}
     for table, column, seg_index, order_index, asc, nulls_first in rows:
         if seg_index is not None:
             segment.setdefault(table, []).append((seg_index, column))
         if order_index is not None:
-            entry = OrderByColumn(column, descending=not asc, nulls_first=bool(nulls_first))
+            entry = OrderBy(column, descending=not asc, nulls_first=bool(nulls_first))
             order.setdefault(table, []).append((order_index, entry))
     return {
         table: (

@@ -12,8 +12,11 @@ from datetime import timedelta
 
 @dataclass(frozen=True)
 class OrderBy:
+    """One column of a compression order: as declared here, and as inspect reads it back."""
+
     column: str
     descending: bool = False
+    nulls_first: bool | None = None  # None: not stated (PostgreSQL's default for the direction)
 
     def sql(self) -> str:
         return f"{self.column} DESC" if self.descending else self.column
