@@ -348,7 +348,7 @@ class LocalRuntime:
             except psycopg.OperationalError as exc:
                 error = connection_error(exc, s.postgres_host, s.postgres_port,
                                          s.postgres_user, "postgres")  # fmt: skip
-                if "rejected the credentials" in error.message or time.monotonic() > deadline:
+                if error.reason == "auth" or time.monotonic() > deadline:
                     raise error from None
                 time.sleep(POLL_S)
 
