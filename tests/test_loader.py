@@ -374,10 +374,21 @@ def test_loading_into_a_compressed_chunk(migrated, conn, refs):
     assert count(migrated, "macro_series") == 3
 
 
-def test_two_sessions_loading_the_same_batch_insert_it_once(migrated, refs):
-    """The second session waits on the first one's uncommitted keys, then skips them."""
+def _run_while_blocked(settings, work, release) -> None:
+    """Run `work` in a thread, wait until it waits on a lock, then `release` and join it."""
     import threading
 
+    thread = threading.Thread(target=work)
+    thread.start()
+    while not sql_rows(settings, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type"
+                                 " = 'Lock' AND datname = current_database()"):  # fmt: skip
+        assert thread.is_alive()
+    release()
+    thread.join(timeout=30)
+
+
+def test_two_sessions_loading_the_same_batch_insert_it_once(migrated, refs):
+    """The second session waits on the first one's uncommitted keys, then skips them."""
     rows = hypertable_rows(refs)["market_data"]
     results: list[LoadResult] = []
     with psycopg.connect(migrated.libpq_url) as first:
@@ -388,13 +399,7 @@ def test_two_sessions_loading_the_same_batch_insert_it_once(migrated, refs):
             with psycopg.connect(migrated.libpq_url, autocommit=True) as conn:
                 results.append(load(conn, "market_data", rows))
 
-        thread = threading.Thread(target=second)
-        thread.start()
-        while not sql_rows(migrated, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type"
-                                     " = 'Lock' AND datname = current_database()"):  # fmt: skip
-            assert thread.is_alive()
-        first.commit()
-        thread.join(timeout=30)
+        _run_while_blocked(migrated, second, first.commit)
     assert [(r.offered, r.inserted) for r in results] == [(2, 0)]
     assert count(migrated, "market_data") == 2
 
@@ -402,8 +407,6 @@ def test_two_sessions_loading_the_same_batch_insert_it_once(migrated, refs):
 def test_concurrent_loads_cannot_both_publish_one_revision(migrated, refs):
     """Two sessions offer revision 0 of one observation with different values: the second
     waits for the first, then is rejected instead of silently skipped."""
-    import threading
-
     obs = date(2024, 1, 1)
     errors: list[Exception] = []
     with psycopg.connect(migrated.libpq_url) as first:
@@ -417,12 +420,6 @@ def test_concurrent_loads_cannot_both_publish_one_revision(migrated, refs):
                 except RevisionError as exc:
                     errors.append(exc)
 
-        thread = threading.Thread(target=second)
-        thread.start()
-        while not sql_rows(migrated, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type"
-                                     " = 'Lock' AND datname = current_database()"):  # fmt: skip
-            assert thread.is_alive()
-        first.commit()
-        thread.join(timeout=30)
+        _run_while_blocked(migrated, second, first.commit)
     assert len(errors) == 1 and "would change a published revision" in errors[0].message
     assert sql_rows(migrated, "SELECT value FROM macro_series") == [(Decimal("3.10000000"),)]
