@@ -9,40 +9,17 @@ probe timeout, and 1)
 from __future__ import annotations
 
 import os
-import socket
 import sys
-import threading
 import time
+from pathlib import Path
 
 from _common import VENV_BIN, free_port, timed_run
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from responders import SilentServer  # noqa: E402 - the tests' never-answering server
+
 RUNS = 3
 MARGIN_S = 0.5
-
-
-class Silent:
-    """Listens on 127.0.0.1, accepts, never sends a byte."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
 
 
 def environment(ports: list[int]) -> dict[str, str]:
@@ -72,7 +49,7 @@ def in_process(env: dict[str, str], timeout: float) -> tuple[float, list[str]]:
 def main() -> None:
     timeouts = [float(a) for a in sys.argv[1:]] or [5.0, 1.0]
     doctor = [str(VENV_BIN / "macroinfra"), "doctor", "--strict"]
-    silent = [Silent() for _ in range(5)]
+    silent = [SilentServer().__enter__() for _ in range(5)]
     scenarios = {
         "closed ports": environment([free_port() for _ in range(5)]),
         "silent ports": environment([s.port for s in silent]),

@@ -292,33 +292,49 @@ def read_env_file(path: Path, *, required: bool) -> dict[str, str]:
     return values
 
 
-def _file_key(values: dict[str, str], name: str) -> str | None:
-    """The key of `values` that names variable `name`, ignoring case (as the environment)."""
-    lowered = name.lower()
-    return next((key for key in values if key.lower() == lowered), None)
+@dataclass(frozen=True)
+class _Layers:
+    """What sets each field, above the defaults: flags, the environment, the .env file."""
+
+    path: Path
+    file_values: dict[str, str]  # lower-cased names, strictly parsed, taken literally
+    overrides: dict[str, Any]
+
+    def source(self, field: str) -> str:
+        name = env_name(field).lower()
+        if field in self.overrides:
+            return "command line"
+        if _set_in_environment(name):  # what pydantic-settings reads (empty means unset)
+            return "environment"
+        if self.file_values.get(name, "") != "":
+            return f".env ({self.path})"
+        return "default"
 
 
-def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build Settings from the environment, the .env file and explicit overrides (CLI flags).
+def _set_in_environment(name: str) -> bool:
+    return any(key.lower() == name and value for key, value in os.environ.items())
 
+
+def _layers(env_file: Path | None, overrides: dict[str, Any]) -> _Layers:
+    path, required = resolve_env_file(env_file)
+    file_values = {k.lower(): v for k, v in read_env_file(path, required=required).items()}
+    return _Layers(path, file_values, {k: v for k, v in overrides.items() if v is not None})
+
+
+def _build(layers: _Layers) -> Settings:
+    """Settings from the layers. Precedence: flags, environment, .env, defaults.
+
+    pydantic-settings reads the environment; a .env value is passed in only where nothing above
+    sets its variable, taken literally (no `${}` expansion, as Compose for a quoted value).
     Raises ConfigError (exit 2) with one line per invalid variable, never echoing a value.
     """
-    path, required = resolve_env_file(env_file)
-    file_values = read_env_file(path, required=required)
-    # Precedence: overrides, environment, .env, defaults. pydantic-settings reads the
-    # environment; the .env values come from the strict parse above, taken literally (no `${}`
-    # expansion, which Compose would not do for a quoted value either), and only where the
-    # environment does not set the variable.
-    environment = {name.lower() for name in os.environ if os.environ[name]}
-    init = {
-        _init_name(field): file_values[name]
-        for field in Settings.model_fields
-        if (name := _file_key(file_values, env_name(field))) and name.lower() not in environment
-        and file_values[name] != ""
-    }  # fmt: skip
-    init.update(
-        {_init_name(field): value for field, value in overrides.items() if value is not None}
-    )
+    init: dict[str, Any] = {}
+    for field in Settings.model_fields:
+        source = layers.source(field)
+        if source == "command line":
+            init[_init_name(field)] = layers.overrides[field]
+        elif source.startswith(".env"):
+            init[_init_name(field)] = layers.file_values[env_name(field).lower()]
     try:
         return Settings(_env_file=None, **init)  # type: ignore[call-arg]
     except ValidationError as exc:
@@ -330,6 +346,11 @@ def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
         ) from None
 
 
+def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from the environment, the .env file and explicit overrides (CLI flags)."""
+    return _build(_layers(env_file, overrides))
+
+
 def _describe(error: Any) -> str:
     field = str(error["loc"][0]) if error["loc"] else "?"
     name = env_name(field) if field in Settings.model_fields else field.upper()
@@ -338,21 +359,12 @@ def _describe(error: Any) -> str:
 
 def describe_settings(env_file: Path | None = None, **overrides: Any) -> list[SettingValue]:
     """Every setting with its display value and where it came from."""
-    settings = load_settings(env_file, **overrides)
-    path, required = resolve_env_file(env_file)
-    file_values = {k.lower() for k in read_env_file(path, required=required)}
-    environ = {k.lower() for k in os.environ}
+    layers = _layers(env_file, overrides)
+    settings = _build(layers)
     rows = []
     for field, info in Settings.model_fields.items():
         name = env_name(field)
-        if overrides.get(field) is not None:
-            source = "command line"
-        elif name.lower() in environ:
-            source = "environment"
-        elif name.lower() in file_values:
-            source = f".env ({path})"
-        else:
-            source = "default"
+        source = layers.source(field)
         value = getattr(settings, field)
         secret = isinstance(value, SecretStr) or "SecretStr" in str(info.annotation)
         if secret:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from macroinfra.probes._net import first_line
 from macroinfra.probes.result import Check, Group, Status
 
 # A probe's clients give up this much before the runner's deadline (at most), so the probe
@@ -72,7 +73,7 @@ def run_jobs(jobs: Sequence[Job], timeout: float, *, started: float | None = Non
                 job.name,
                 job.service,
                 Status.FAILED,
-                f"the probe failed unexpectedly: {type(exc).__name__}: {_first_line(exc)}",
+                f"the probe failed unexpectedly: {type(exc).__name__}: {first_line(exc)}",
                 hint="run again; if it persists, report it with this line",
                 reason="error",
             )
@@ -112,8 +113,3 @@ def _late(job: Job, timeout: float, *, answered: bool) -> Check:
         reason="timeout",
         group=group,
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""

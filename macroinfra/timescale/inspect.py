@@ -363,39 +363,10 @@ def _compression_settings(
 
 def _jobs(rows: Any) -> dict[str, tuple[JobInfo, ...]]:
     jobs: dict[str, list[JobInfo]] = {}
-    for (
-        table,
-        job_id,
-        proc,
-        schedule,
-        scheduled,
-        config,
-        compress_after,
-        last_status,
-        job_status,
-        last_start,
-        last_success,
-        next_start,
-        runs,
-        failures,
-    ) in rows:
-        jobs.setdefault(table, []).append(
-            JobInfo(
-                job_id,
-                proc,
-                schedule,
-                bool(scheduled),
-                config,
-                compress_after,
-                last_status,
-                job_status,
-                last_start,
-                last_success,
-                next_start,
-                _int(runs),
-                _int(failures),
-            )
-        )
+    # Each row: the table, then JobInfo's fields in order (counts may come back as Decimal).
+    for table, job_id, proc, schedule, scheduled, *middle, runs, failures in rows:
+        job = JobInfo(job_id, proc, schedule, bool(scheduled), *middle, _int(runs), _int(failures))
+        jobs.setdefault(table, []).append(job)
     return {t: tuple(js) for t, js in jobs.items()}
 
 
