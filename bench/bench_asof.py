@@ -68,17 +68,27 @@ def main() -> None:
         migrations.upgrade(db)
         with psycopg.connect(settings.libpq_url, autocommit=True) as conn:
             load(conn, "data_sources", [{"name": "bench"}])
-            load(conn, "series_metadata", [
-                {"source_id": 1, "series_code": f"BENCH{n:04d}", "name": f"bench {n}",
-                 "frequency": "monthly"}
-                for n in range(args.series)
-            ])  # fmt: skip
+            load(
+                conn,
+                "series_metadata",
+                [
+                    {
+                        "source_id": 1,
+                        "series_code": f"BENCH{n:04d}",
+                        "name": f"bench {n}",
+                        "frequency": "monthly",
+                    }
+                    for n in range(args.series)
+                ],
+            )
             ids = [r[0] for r in conn.execute("SELECT id FROM series_metadata ORDER BY id")]
             started = time.perf_counter()
             loaded = load(conn, "macro_series", revisions(ids), columns=COLUMNS)
             conn.execute("ANALYZE macro_series")
-            print(f"loaded {loaded.inserted:,} macro_series rows in "
-                  f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+            print(
+                f"loaded {loaded.inserted:,} macro_series rows in "
+                f"{time.perf_counter() - started:.1f} s"
+            )
             (chunks,) = conn.execute(
                 "SELECT count(*) FROM timescaledb_information.chunks"
                 " WHERE hypertable_name = 'macro_series'"
@@ -98,11 +108,15 @@ def main() -> None:
             plan = asof.explain(conn, target, "as_of", at, analyze=True)
         db.dispose()
 
-    print(f"macro_series: {loaded.inserted:,} rows in {chunks} chunks; the series read: "
-          f"{YEARS * 12} observations x {REVISIONS} revisions; {args.runs} runs each")  # fmt: skip
+    print(
+        f"macro_series: {loaded.inserted:,} rows in {chunks} chunks; the series read: "
+        f"{YEARS * 12} observations x {REVISIONS} revisions; {args.runs} runs each"
+    )
     for name, (median, p95, view) in results.items():
-        print(f"{name:38s} median {median:6.2f} ms   p95 {p95:6.2f} ms   "
-              f"{len(view.observations)} observations")  # fmt: skip
+        print(
+            f"{name:38s} median {median:6.2f} ms   p95 {p95:6.2f} ms   "
+            f"{len(view.observations)} observations"
+        )
     import collections
     import re
 
@@ -120,8 +134,10 @@ def main() -> None:
     print("plan nodes: " + ", ".join(f"{n} x{c}" for n, c in nodes.most_common()))
     scans = [line for line in plan if "Seq Scan" in line]
     worst = max(p95 for _, p95, _ in results.values())
-    print(f"Seq Scan nodes: {len(scans)}; slowest p95 {worst:.2f} ms; target <= 20 ms: "
-          + ("met" if worst <= 20 and not scans else "NOT met"))  # fmt: skip
+    print(
+        f"Seq Scan nodes: {len(scans)}; slowest p95 {worst:.2f} ms; target <= 20 ms: "
+        + ("met" if worst <= 20 and not scans else "NOT met")
+    )
 
 
 if __name__ == "__main__":

@@ -25,13 +25,18 @@ MARGIN_S = 0.5
 def environment(ports: list[int]) -> dict[str, str]:
     pg, redis, mongo, kafka, minio = ports
     return {
-        "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(pg),
-        "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis), "REDIS_PASSWORD": "bench-pass",
-        "MONGO_HOST": "127.0.0.1", "MONGO_PORT": str(mongo),
+        "POSTGRES_HOST": "127.0.0.1",
+        "POSTGRES_PORT": str(pg),
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": str(redis),
+        "REDIS_PASSWORD": "bench-pass",
+        "MONGO_HOST": "127.0.0.1",
+        "MONGO_PORT": str(mongo),
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka}",
         "MINIO_ENDPOINT": f"127.0.0.1:{minio}",
-        "MACROINFRA_RUNTIME": "external", "MACROINFRA_ENV_FILE": os.devnull,
-    }  # fmt: skip
+        "MACROINFRA_RUNTIME": "external",
+        "MACROINFRA_ENV_FILE": os.devnull,
+    }
 
 
 def in_process(env: dict[str, str], timeout: float) -> tuple[float, list[str]]:
@@ -66,9 +71,11 @@ def main() -> None:
                     walls.append(wall)
                 worst = max(walls)
                 verdict = "ok" if worst <= bound and lib <= bound else "OVER"
-                print(f"timeout {timeout:g} s, {label}: run_doctor {lib:.2f} s; "
-                      f"`macroinfra doctor --strict` process max {worst:.2f} s of {RUNS} "
-                      f"(bound {bound:g} s: {verdict})")  # fmt: skip
+                print(
+                    f"timeout {timeout:g} s, {label}: run_doctor {lib:.2f} s; "
+                    f"`macroinfra doctor --strict` process max {worst:.2f} s of {RUNS} "
+                    f"(bound {bound:g} s: {verdict})"
+                )
                 print(f"    checks: {', '.join(reasons)}")
     finally:
         for s in silent:

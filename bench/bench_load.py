@@ -22,8 +22,17 @@ from typing import Any
 from _common import local_stack
 
 INSTRUMENTS = 50
-COLUMNS = ("instrument_id", "timestamp", "frequency", "open", "high", "low", "close", "volume",
-           "adjusted_close")  # fmt: skip
+COLUMNS = (
+    "instrument_id",
+    "timestamp",
+    "frequency",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "adjusted_close",
+)
 START = datetime(2015, 1, 1, tzinfo=UTC)
 
 
@@ -33,8 +42,17 @@ def bars(first_hour: int, hours: int) -> Iterator[tuple[Any, ...]]:
         ts = START + timedelta(hours=hour)
         for instrument in range(1, INSTRUMENTS + 1):
             price = 100.0 + (hour % 500) * 0.01 + instrument
-            yield (instrument, ts, "hourly", price, price + 0.5, price - 0.5, price + 0.1,
-                   1000 + hour % 97, price + 0.1)  # fmt: skip
+            yield (
+                instrument,
+                ts,
+                "hourly",
+                price,
+                price + 0.5,
+                price - 0.5,
+                price + 0.1,
+                1000 + hour % 97,
+                price + 0.1,
+            )
 
 
 def main() -> None:
@@ -57,17 +75,23 @@ def main() -> None:
         migrations.upgrade(db)
         db.dispose()
         with psycopg.connect(settings.libpq_url) as conn:
-            load(conn, "instruments", [
-                {"ticker": f"BENCH{i:03d}", "name": f"bench {i}", "asset_class": "equity"}
-                for i in range(1, INSTRUMENTS + 1)
-            ])  # fmt: skip
+            load(
+                conn,
+                "instruments",
+                [
+                    {"ticker": f"BENCH{i:03d}", "name": f"bench {i}", "asset_class": "equity"}
+                    for i in range(1, INSTRUMENTS + 1)
+                ],
+            )
             base_hours = args.base // INSTRUMENTS
             started = time.perf_counter()
             base = load(conn, "market_data", bars(0, base_hours), columns=COLUMNS)
             conn.execute("ANALYZE market_data")
             conn.commit()
-            print(f"base: {base.inserted:,} rows in {time.perf_counter() - started:.1f} s "
-                  f"({base.inserted / base.seconds:,.0f} rows/s into an empty table)")  # fmt: skip
+            print(
+                f"base: {base.inserted:,} rows in {time.perf_counter() - started:.1f} s "
+                f"({base.inserted / base.seconds:,.0f} rows/s into an empty table)"
+            )
 
             # Rows are built before the clock starts, for every method alike.
             hours = args.rows // INSTRUMENTS
@@ -101,12 +125,18 @@ def main() -> None:
             (total,) = conn.execute("SELECT count(*) FROM market_data").fetchone() or (0,)
 
     print(f"table before the timed loads: {base.inserted:,} rows; after: {total:,} rows")
-    print(f"bulk loader, new rows:        {fresh.inserted:,} rows in {fresh.seconds:.2f} s = "
-          f"{bulk_rate:,.0f} rows/s")  # fmt: skip
-    print(f"bulk loader, same rows again: {again.offered:,} offered, {again.inserted} inserted "
-          f"in {again.seconds:.2f} s = {again.offered / again.seconds:,.0f} rows/s")  # fmt: skip
-    print(f"executemany, new rows:        {len(rows):,} rows in {many_seconds:.2f} s = "
-          f"{many_rate:,.0f} rows/s")  # fmt: skip
+    print(
+        f"bulk loader, new rows:        {fresh.inserted:,} rows in {fresh.seconds:.2f} s = "
+        f"{bulk_rate:,.0f} rows/s"
+    )
+    print(
+        f"bulk loader, same rows again: {again.offered:,} offered, {again.inserted} inserted "
+        f"in {again.seconds:.2f} s = {again.offered / again.seconds:,.0f} rows/s"
+    )
+    print(
+        f"executemany, new rows:        {len(rows):,} rows in {many_seconds:.2f} s = "
+        f"{many_rate:,.0f} rows/s"
+    )
     print(f"execute per row (context):    {len(single):,} rows = {single_rate:,.0f} rows/s")
     print(f"bulk loader / executemany:    {bulk_rate / many_rate:.1f}x")
     print(f"bulk loader / execute per row: {bulk_rate / single_rate:.1f}x")

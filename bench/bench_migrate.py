@@ -34,10 +34,14 @@ def main() -> None:
             at_head.append(wall)
     cold.sort()
     at_head.sort()
-    print(f"migrate empty -> head: median {cold[RUNS // 2]:.2f} s, max {cold[-1]:.2f} s "
-          f"(target <= 3 s, {RUNS} runs)")  # fmt: skip
-    print(f"migrate at head:       median {at_head[RUNS // 2]:.2f} s, max {at_head[-1]:.2f} s "
-          f"(target <= 1 s)")  # fmt: skip
+    print(
+        f"migrate empty -> head: median {cold[RUNS // 2]:.2f} s, max {cold[-1]:.2f} s "
+        f"(target <= 3 s, {RUNS} runs)"
+    )
+    print(
+        f"migrate at head:       median {at_head[RUNS // 2]:.2f} s, max {at_head[-1]:.2f} s "
+        f"(target <= 1 s)"
+    )
 
 
 if __name__ == "__main__":

@@ -56,17 +56,22 @@ def free_port() -> int:
 
 def stack_settings() -> Settings:
     return load_settings(
-        None, postgres_port=free_port(), redis_port=free_port(), mongo_port=free_port(),
+        None,
+        postgres_port=free_port(),
+        redis_port=free_port(),
+        mongo_port=free_port(),
         minio_endpoint=f"127.0.0.1:{free_port()}",
         kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
-    )  # fmt: skip
+    )
 
 
 def ms(values: list[float]) -> str:
     values = sorted(values)
     p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
-    return (f"min {values[0] * 1e3:.3f}  median {statistics.median(values) * 1e3:.3f}  "
-            f"p99 {p99 * 1e3:.3f}  max {values[-1] * 1e3:.3f} ms")  # fmt: skip
+    return (
+        f"min {values[0] * 1e3:.3f}  median {statistics.median(values) * 1e3:.3f}  "
+        f"p99 {p99 * 1e3:.3f}  max {values[-1] * 1e3:.3f} ms"
+    )
 
 
 def bench_preflight(runs: int) -> None:
@@ -117,8 +122,19 @@ def bench_up_lag(trials: int, latency: float) -> list[float]:
 def bench_docker_ps() -> None:
     folder = tempfile.mkdtemp(prefix="bench-docker-")
     env = {**os.environ, "DOCKER_HOST": f"unix://{folder}/docker.sock"}  # nothing listens
-    argv = ["docker", "compose", "--file", str(compose_file()), "--project-name", "macroinfra",
-            "--profile", "full", "ps", "--quiet", "--all"]  # fmt: skip
+    argv = [
+        "docker",
+        "compose",
+        "--file",
+        str(compose_file()),
+        "--project-name",
+        "macroinfra",
+        "--profile",
+        "full",
+        "ps",
+        "--quiet",
+        "--all",
+    ]
     costs = []
     for _ in range(10):
         t = time.perf_counter()
@@ -137,8 +153,10 @@ def main() -> None:
 
     bench_preflight(args.runs)
     print()
-    print(f"`up` lag after the last service turns healthy, {args.trials} trials each, "
-          f"poll interval {POLL_S} s (budget 1 s; test double, see the docstring)")  # fmt: skip
+    print(
+        f"`up` lag after the last service turns healthy, {args.trials} trials each, "
+        f"poll interval {POLL_S} s (budget 1 s; test double, see the docstring)"
+    )
     for latency in (0.0, 0.1, 0.3):
         lags = bench_up_lag(args.trials, latency)
         print(f"  each poll costs {latency * 1e3:>3.0f} ms: {ms(lags)}")

@@ -17,19 +17,31 @@ LARGE_MARKET_CHUNKS = 1000  # market_data has 30-day chunks: one row every 30 da
 
 # One row per chunk interval of each hypertable, from 1950 on (date columns step by the chunk).
 FILL = {
-    "macro_series": ("(observation_date, series_id, value, release_time)",
-                     "date '1950-01-01' + 360 * g, 1, g, now()"),
-    "curves": ("(curve_date, curve_id, curve_type, tenor_days, rate)",
-               "date '1950-01-01' + 90 * g, 'UST', 'nominal', 3650, 0.04"),
-    "flow_data": ("(observation_date, series_id, flow_type, value)",
-                  "date '1950-01-01' + 360 * g, 1, 'etf', g"),
-    "fiscal_data": ("(observation_date, series_id, fiscal_metric, value)",
-                    "date '1950-01-01' + 360 * g, 1, 'deficit', g"),
-    "vol_surfaces": ("(surface_date, instrument_id, delta, tenor_days, implied_vol)",
-                     "date '1950-01-01' + 360 * g, 1, 0.25, 30, 0.2"),
-    "signals": ("(signal_date, signal_type, instrument_id, value)",
-                "date '1950-01-01' + 360 * g, 'risk_off', NULL, 0.5"),
-}  # fmt: skip
+    "macro_series": (
+        "(observation_date, series_id, value, release_time)",
+        "date '1950-01-01' + 360 * g, 1, g, now()",
+    ),
+    "curves": (
+        "(curve_date, curve_id, curve_type, tenor_days, rate)",
+        "date '1950-01-01' + 90 * g, 'UST', 'nominal', 3650, 0.04",
+    ),
+    "flow_data": (
+        "(observation_date, series_id, flow_type, value)",
+        "date '1950-01-01' + 360 * g, 1, 'etf', g",
+    ),
+    "fiscal_data": (
+        "(observation_date, series_id, fiscal_metric, value)",
+        "date '1950-01-01' + 360 * g, 1, 'deficit', g",
+    ),
+    "vol_surfaces": (
+        "(surface_date, instrument_id, delta, tenor_days, implied_vol)",
+        "date '1950-01-01' + 360 * g, 1, 0.25, 30, 0.2",
+    ),
+    "signals": (
+        "(signal_date, signal_type, instrument_id, value)",
+        "date '1950-01-01' + 360 * g, 'risk_off', NULL, 0.5",
+    ),
+}
 
 
 def populate(settings, market_chunks: int, other_chunks: int) -> int:
@@ -37,10 +49,14 @@ def populate(settings, market_chunks: int, other_chunks: int) -> int:
 
     with psycopg.connect(settings.libpq_url, autocommit=True) as conn:
         conn.execute("INSERT INTO data_sources (id, name) VALUES (1, 'FRED')")
-        conn.execute("INSERT INTO instruments (id, ticker, name, asset_class) "
-                     "VALUES (1, 'ES', 'S&P', 'equity')")  # fmt: skip
-        conn.execute("INSERT INTO series_metadata (id, source_id, series_code, name, frequency) "
-                     "VALUES (1, 1, 'CPI', 'CPI', 'monthly')")  # fmt: skip
+        conn.execute(
+            "INSERT INTO instruments (id, ticker, name, asset_class) "
+            "VALUES (1, 'ES', 'S&P', 'equity')"
+        )
+        conn.execute(
+            "INSERT INTO series_metadata (id, source_id, series_code, name, frequency) "
+            "VALUES (1, 1, 'CPI', 'CPI', 'monthly')"
+        )
         conn.execute(
             "INSERT INTO market_data (timestamp, instrument_id, frequency, close) "
             "SELECT timestamptz '1950-01-01' + make_interval(days => 30 * g), 1, 'daily', g "
@@ -98,13 +114,17 @@ def main() -> None:
             wall, _, codes = median_run(show, RUNS, {**env, "POSTGRES_DB": name})
             assert codes == {0}, codes
             results[label] = (lib, wall)
-            print(f"{label:>13}: {hypertables} hypertables, {chunks} chunks, {queries} queries; "
-                  f"schema_report {lib * 1000:.0f} ms, `macroinfra schema show --json` process "
-                  f"{wall * 1000:.0f} ms (median of {RUNS})")  # fmt: skip
+            print(
+                f"{label:>13}: {hypertables} hypertables, {chunks} chunks, {queries} queries; "
+                f"schema_report {lib * 1000:.0f} ms, `macroinfra schema show --json` process "
+                f"{wall * 1000:.0f} ms (median of {RUNS})"
+            )
     small, large = results["10 chunks"], results["1,000+ chunks"]
-    print(f"large / small: schema_report {large[0] / small[0]:.2f}x, process "
-          f"{large[1] / small[1]:.2f}x (target <= 2x); large process {large[1]:.2f} s "
-          f"(target <= 1.5 s)")  # fmt: skip
+    print(
+        f"large / small: schema_report {large[0] / small[0]:.2f}x, process "
+        f"{large[1] / small[1]:.2f}x (target <= 2x); large process {large[1]:.2f} s "
+        f"(target <= 1.5 s)"
+    )
 
 
 if __name__ == "__main__":

@@ -112,8 +112,13 @@ def connect(engine: Engine) -> Iterator[Any]:
     try:
         conn = engine.connect()
     except DBAPIError as exc:
-        raise connection_error(exc.orig or exc, engine.url.host, engine.url.port,
-                               engine.url.username, engine.url.database) from None  # fmt: skip
+        raise connection_error(
+            exc.orig or exc,
+            engine.url.host,
+            engine.url.port,
+            engine.url.username,
+            engine.url.database,
+        ) from None
     with conn:
         yield conn
 

@@ -49,3 +49,39 @@ class NotFound(OperationError):
 class ServiceUnhealthy(ServiceUnavailable):
     """A started service did not become ready: `problems` holds its last healthcheck output and
     log lines."""
+
+
+def from_driver_error(exc: BaseException) -> MacroinfraError | None:
+    """A database or cache driver's error that escaped the library, as one line of the family
+    (None: not a driver error, a bug to show as it is). The one boundary for what the
+    library's own handlers did not expect: a crashed server, a catalog query that failed."""
+    import sys
+
+    if "sqlalchemy" in sys.modules:
+        from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+        if isinstance(exc, DBAPIError) and exc.orig is not None:
+            exc = exc.orig
+        elif isinstance(exc, SQLAlchemyError):
+            return OperationError(f"database error: {first_line(exc)}")
+    if "psycopg" in sys.modules:
+        import psycopg
+
+        if isinstance(exc, psycopg.OperationalError):
+            return ServiceUnavailable(
+                f"lost the connection to PostgreSQL: {first_line(exc)}",
+                hint="check the server is running (`macroinfra ps`, `macroinfra doctor`)",
+            )
+        if isinstance(exc, psycopg.Error):
+            return OperationError(f"database error: {first_line(exc)}")
+    if "redis" in sys.modules:
+        import redis
+
+        if isinstance(exc, redis.RedisError):
+            return ServiceUnavailable(f"Redis error: {first_line(exc)}")
+    return None
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

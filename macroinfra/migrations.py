@@ -80,8 +80,9 @@ def autogenerate_filters() -> tuple[Callable[..., bool], Callable[..., bool]]:
         return True
 
     def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any):
-        return not (type_ == "index" and reflected and compare_to is None
-                    and name in hypertable_indexes)  # fmt: skip
+        return not (
+            type_ == "index" and reflected and compare_to is None and name in hypertable_indexes
+        )
 
     return include_name, include_object
 
@@ -210,8 +211,11 @@ def upgrade(
         notes = list(cfg.attributes[NOTES])
         if after is not None:
             notes += [n for n in reconcile_compression(conn) if n not in notes]
-    applied = [r.revision for r in reversed(list(script.iterate_revisions(after, before)))] \
-        if after and after != before else []  # fmt: skip
+    applied = (
+        [r.revision for r in reversed(list(script.iterate_revisions(after, before)))]
+        if after and after != before
+        else []
+    )
     return MigrationResult(before, after, applied, waited, notes)
 
 

@@ -10,16 +10,16 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from macroinfra.errors import ConfigError
+from macroinfra.redaction import REDACTED
+from macroinfra.services import RuntimeName
 
-RuntimeName = Literal["auto", "compose", "local", "external"]
-REDACTED = "***"
 ENV_FILE_VARIABLE = "MACROINFRA_ENV_FILE"
 
 
@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     fred_api_key: SecretStr | None = None
 
     # macroinfra itself
-    runtime: RuntimeName = Field(default="auto", validation_alias=_alias("runtime"))
+    runtime: RuntimeName = Field(default=RuntimeName.AUTO, validation_alias=_alias("runtime"))
     state_dir: Path = Field(
         default_factory=_default_state_dir, validation_alias=_alias("state_dir")
     )
@@ -210,27 +210,6 @@ def _init_name(field: str) -> str:
     """The keyword that sets a field in Settings(...): its alias where it has one."""
     alias = Settings.model_fields[field].validation_alias
     return alias if isinstance(alias, str) else field
-
-
-SECRET_MIN_LENGTH = 3  # shorter values would mask ordinary characters all over the output
-
-
-def secret_values(settings: Settings) -> list[str]:
-    """Every secret of these settings (and its URL-quoted form), longest first, for scrub()."""
-    values = []
-    for field in Settings.model_fields:
-        value = getattr(settings, field)
-        if isinstance(value, SecretStr) and len(value.get_secret_value()) >= SECRET_MIN_LENGTH:
-            values.append(value.get_secret_value())
-    values += [quote(v, safe="") for v in values]
-    return sorted(set(values), key=len, reverse=True)
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    """`text` with every secret replaced by ***."""
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return text
 
 
 # -- loading ---------------------------------------------------------------------------------

@@ -21,10 +21,17 @@ from python_on_whales.components.container.models import ContainerInspectResult
 from python_on_whales.exceptions import DockerException
 
 # The published port of each service, as the compose file maps it by default.
-TARGET_PORTS = {"timescaledb": 5432, "redis": 6379, "mongodb": 27017, "minio": 9000,
-                "kafka": 9092}  # fmt: skip
-FAKE_COMMAND = ["/usr/bin/docker", "compose", "--file", "/x/docker-compose.yml", "--project-name",
-                "macroinfra", "up", "--detach"]  # fmt: skip
+TARGET_PORTS = {"timescaledb": 5432, "redis": 6379, "mongodb": 27017, "minio": 9000, "kafka": 9092}
+FAKE_COMMAND = [
+    "/usr/bin/docker",
+    "compose",
+    "--file",
+    "/x/docker-compose.yml",
+    "--project-name",
+    "macroinfra",
+    "up",
+    "--detach",
+]
 
 
 def inspect_json(
@@ -38,8 +45,11 @@ def inspect_json(
     host_ip: str = "127.0.0.1",
 ) -> dict[str, Any]:
     """What `docker inspect` says about one of the project's containers."""
-    state: dict[str, Any] = {"Status": status, "Running": status == "running",
-                             "ExitCode": exit_code}  # fmt: skip
+    state: dict[str, Any] = {
+        "Status": status,
+        "Running": status == "running",
+        "ExitCode": exit_code,
+    }
     if health is not None:
         state["Health"] = {
             "Status": health,
@@ -54,10 +64,14 @@ def inspect_json(
         "Id": f"{service}-id",
         "Name": f"/macroinfra-{service}-1",
         "State": state,
-        "Config": {"Labels": {"com.docker.compose.service": service,
-                              "com.docker.compose.project": "macroinfra"}},
+        "Config": {
+            "Labels": {
+                "com.docker.compose.service": service,
+                "com.docker.compose.project": "macroinfra",
+            }
+        },
         "NetworkSettings": {"Ports": ports},
-    }  # fmt: skip
+    }
 
 
 class FakeContainer:

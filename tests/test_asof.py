@@ -45,8 +45,9 @@ def reference_as_of(revs: list[Rev], at: datetime) -> list[tuple[date, int, Deci
 
 def reference_pick(revs: list[Rev], pick) -> list[tuple[date, int, Decimal]]:
     by_date = {}
-    for d, group in itertools.groupby(sorted(revs, key=lambda r: r.observation_date),
-                                      key=lambda r: r.observation_date):  # fmt: skip
+    for d, group in itertools.groupby(
+        sorted(revs, key=lambda r: r.observation_date), key=lambda r: r.observation_date
+    ):
         chosen = pick(group, key=lambda r: r.revision_number)
         by_date[d] = (d, chosen.revision_number, chosen.value)
     return [by_date[d] for d in sorted(by_date)]
@@ -107,8 +108,9 @@ def new_series(conn, code: str | None = None, source: str = "test") -> int:
 
 
 def rows(series_id: int, revs: list[Rev]):
-    return [(series_id, r.observation_date, r.value, r.release_time, r.revision_number)
-            for r in revs]  # fmt: skip
+    return [
+        (series_id, r.observation_date, r.value, r.release_time, r.revision_number) for r in revs
+    ]
 
 
 # -- the property ------------------------------------------------------------------------------
@@ -152,10 +154,15 @@ def test_as_of_matches_the_reference_and_never_looks_ahead(conn, revs, split, pr
 def test_the_boundary_is_included(conn):
     series_id = new_series(conn, "CPI")
     released = datetime(2024, 2, 14, 13, 30, tzinfo=UTC)
-    load(conn, "macro_series", [
-        (series_id, date(2024, 1, 1), Decimal("3.1"), released, 0),
-        (series_id, date(2024, 1, 1), Decimal("3.2"), released + timedelta(days=30), 1),
-    ], columns=MACRO)  # fmt: skip
+    load(
+        conn,
+        "macro_series",
+        [
+            (series_id, date(2024, 1, 1), Decimal("3.1"), released, 0),
+            (series_id, date(2024, 1, 1), Decimal("3.2"), released + timedelta(days=30), 1),
+        ],
+        columns=MACRO,
+    )
     assert seen(asof.as_of(conn, "CPI", released - ONE_US)) == []
     assert seen(asof.as_of(conn, "CPI", released)) == [(date(2024, 1, 1), 0, Decimal("3.1"))]
     paris = timezone(timedelta(hours=1))
@@ -216,10 +223,17 @@ def test_views_walk_the_natural_key_index(conn):
     each chunk's natural-key index and scans no chunk."""
     ids = [new_series(conn) for _ in range(100)]
     batch = [
-        (sid, date(1995 + m // 12, m % 12 + 1, 1), Decimal(m),
-         EPOCH + timedelta(days=m * 31 + r), r)
-        for sid in ids for m in range(30 * 12) for r in range(2)
-    ]  # fmt: skip
+        (
+            sid,
+            date(1995 + m // 12, m % 12 + 1, 1),
+            Decimal(m),
+            EPOCH + timedelta(days=m * 31 + r),
+            r,
+        )
+        for sid in ids
+        for m in range(30 * 12)
+        for r in range(2)
+    ]
     load(conn, "macro_series", batch, columns=MACRO)
     conn.execute("ANALYZE macro_series")
     for view in ("as_of", "first_release", "latest"):

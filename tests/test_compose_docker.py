@@ -42,8 +42,10 @@ def open_dir() -> Iterator[Path]:
 @pytest.fixture
 def no_engine(open_dir: Path) -> dict[str, str]:
     """DOCKER_HOST pointing at a socket path nothing listens on: fails at once, no network."""
-    return {"DOCKER_HOST": f"unix://{open_dir}/docker.sock",
-            "MACROINFRA_STATE_DIR": str(open_dir / "state")}  # fmt: skip
+    return {
+        "DOCKER_HOST": f"unix://{open_dir}/docker.sock",
+        "MACROINFRA_STATE_DIR": str(open_dir / "state"),
+    }
 
 
 def assert_one_clear_error(result, message: str) -> None:
@@ -57,10 +59,18 @@ def assert_one_clear_error(result, message: str) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["up"], ["up", "--profile", "full", "--no-wait"], ["down"], ["down", "--volumes", "--yes"],
-     ["ps"], ["logs", "redis"], ["restart"], ["status"]],
+    [
+        ["up"],
+        ["up", "--profile", "full", "--no-wait"],
+        ["down"],
+        ["down", "--volumes", "--yes"],
+        ["ps"],
+        ["logs", "redis"],
+        ["restart"],
+        ["status"],
+    ],
     ids=lambda a: " ".join(a),
-)  # fmt: skip
+)
 def test_no_engine_is_one_line_and_exit_1(cli, no_engine, args):
     result = cli(*args, "--runtime", "compose", env=no_engine)
     assert_one_clear_error(result, f"no Docker engine answers at {no_engine['DOCKER_HOST']}")
@@ -84,8 +94,15 @@ def test_permission_denied_on_the_socket(open_dir):
     server.listen()
     sock_path.chmod(0o600)
     env = {"DOCKER_HOST": f"unix://{sock_path}", "HOME": str(open_dir)}
-    as_nobody = ["runuser", "-u", "nobody", "--", "env", *(f"{k}={v}" for k, v in env.items()),
-                 "docker"]  # fmt: skip
+    as_nobody = [
+        "runuser",
+        "-u",
+        "nobody",
+        "--",
+        "env",
+        *(f"{k}={v}" for k, v in env.items()),
+        "docker",
+    ]
 
     def client(**config):
         return DockerClient(client_call=as_nobody, **config)
@@ -109,8 +126,11 @@ def test_missing_compose_plugin(open_dir):
     assert hide, "no Compose plugin folder on this machine"
     result = subprocess.run(
         ["unshare", "-m", "sh", "-c", f"{hide} && exec {cli}"],
-        capture_output=True, text=True, env=env, cwd=open_dir,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=open_dir,
+    )
     assert result.returncode == 1, result.stderr
     lines = result.stderr.splitlines()
     assert lines[0] == (

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import free_port
+from helpers import free_port
 
 from macroinfra.runtime.base import PROFILES, SERVICES
 from macroinfra.runtime.compose import (
@@ -89,8 +89,11 @@ def test_kafka_runs_only_under_the_full_profile(default, full):
 def test_the_runtime_knows_every_profile_of_the_file():
     out = subprocess.run(
         ["docker", "compose", "--file", str(compose_file()), "config", "--profiles"],
-        capture_output=True, text=True, check=True, env={**os.environ},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ},
+    )
     assert out.stdout.split() == sorted(PROFILES)
 
 
@@ -175,8 +178,10 @@ def test_variables_resolve_from_the_env_file_that_drives_the_settings(tmp_path):
 
     services = config["services"]
     assert {
-        "POSTGRES_USER": "alice", "POSTGRES_PASSWORD": "pg-secret-1", "POSTGRES_DB": "research",
-    }.items() <= services["timescaledb"]["environment"].items()  # fmt: skip
+        "POSTGRES_USER": "alice",
+        "POSTGRES_PASSWORD": "pg-secret-1",
+        "POSTGRES_DB": "research",
+    }.items() <= services["timescaledb"]["environment"].items()
     assert services["redis"]["environment"]["REDIS_PASSWORD"] == "redis-secret-2"
     assert services["mongodb"]["environment"]["MONGO_INITDB_ROOT_USERNAME"] == "bob"
     assert services["minio"]["environment"]["MINIO_ROOT_USER"] == "carol"
@@ -216,9 +221,22 @@ def test_a_dollar_in_a_secret_the_warning_compose_gives_and_the_advice_that_fixe
 
     def config(line: str) -> tuple[str, list[str]]:
         env_file.write_text(line)
-        out = subprocess.run(["docker", "compose", "--file", str(compose_file()), "--env-file",
-                              str(env_file), "config", "--format", "json"],
-                             capture_output=True, text=True, check=True)  # fmt: skip
+        out = subprocess.run(
+            [
+                "docker",
+                "compose",
+                "--file",
+                str(compose_file()),
+                "--env-file",
+                str(env_file),
+                "config",
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         services = json.loads(out.stdout)["services"]
         password = services["timescaledb"]["environment"]["POSTGRES_PASSWORD"]
         return password.replace("$$", "$"), out.stderr.splitlines()
@@ -242,14 +260,26 @@ def _container_script(text: str) -> str:
 def test_timescaledb_healthcheck_passes_with_the_password_and_fails_without(stack_settings, full):
     script = _container_script(full["services"]["timescaledb"]["healthcheck"]["test"][1])
     s = stack_settings
-    env = {"PATH": os.environ["PATH"], "PGPORT": str(s.postgres_port),
-           "POSTGRES_USER": s.postgres_user, "POSTGRES_DB": s.postgres_db}  # fmt: skip
+    env = {
+        "PATH": os.environ["PATH"],
+        "PGPORT": str(s.postgres_port),
+        "POSTGRES_USER": s.postgres_user,
+        "POSTGRES_DB": s.postgres_db,
+    }
     password = s.postgres_password.get_secret_value()
-    ok = subprocess.run(["sh", "-c", script], capture_output=True, text=True,
-                        env={**env, "POSTGRES_PASSWORD": password})  # fmt: skip
+    ok = subprocess.run(
+        ["sh", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**env, "POSTGRES_PASSWORD": password},
+    )
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run(["sh", "-c", script], capture_output=True, text=True,
-                         env={**env, "POSTGRES_PASSWORD": "wrong"})  # fmt: skip
+    bad = subprocess.run(
+        ["sh", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**env, "POSTGRES_PASSWORD": "wrong"},
+    )
     assert bad.returncode != 0 and "password authentication failed" in bad.stderr
 
 
@@ -273,8 +303,9 @@ def test_redis_start_script_and_healthcheck_with_the_real_server(tmp_path, full,
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "REDIS_PASSWORD": password}
     server = subprocess.Popen(["/bin/sh", "-ec", script], env=env, stdout=subprocess.DEVNULL)
     try:
-        client = redis.Redis(host="127.0.0.1", port=port, password=password or None,
-                             socket_timeout=2)  # fmt: skip
+        client = redis.Redis(
+            host="127.0.0.1", port=port, password=password or None, socket_timeout=2
+        )
         _wait_for(lambda: _pings(client) or server.poll() is not None)
         assert server.poll() is None, "redis-server exited: the start script failed"
         assert oct(conf.stat().st_mode & 0o777) == "0o600"
@@ -292,8 +323,9 @@ def test_redis_start_script_and_healthcheck_with_the_real_server(tmp_path, full,
         if password:
             wrong = subprocess.run(
                 ["sh", "-c", check.replace("redis-cli", f"redis-cli -p {port}")],
-                env={**check_env, "REDIS_PASSWORD": "wrong"}, capture_output=True,
-            )  # fmt: skip
+                env={**check_env, "REDIS_PASSWORD": "wrong"},
+                capture_output=True,
+            )
             assert wrong.returncode != 0
         client.close()
     finally:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from compose_double import FakeEngine, inspect_json
-from conftest import free_port
+from helpers import free_port
 from pydantic import SecretStr
 
 from macroinfra.errors import ConfigError, OperationError, ServiceUnavailable, UsageError
@@ -33,11 +33,15 @@ PROJECT_LABEL = [("label", f"com.docker.compose.project={PROJECT}")]
 def settings() -> Settings:
     """Every published port free, so the real pre-flight passes unless a test takes one."""
     return load_settings(
-        None, postgres_port=free_port(), redis_port=free_port(), mongo_port=free_port(),
+        None,
+        postgres_port=free_port(),
+        redis_port=free_port(),
+        mongo_port=free_port(),
         minio_endpoint=f"127.0.0.1:{free_port()}",
         kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
-        postgres_password="pg-secret", minio_root_password="minio-secret",
-    )  # fmt: skip
+        postgres_password="pg-secret",
+        minio_root_password="minio-secret",
+    )
 
 
 @pytest.fixture
@@ -108,8 +112,10 @@ def test_up_starts_the_default_services_detached_then_waits_until_each_is_health
     assert result.runtime == "compose"
     assert result.started == DEFAULTS and result.already_running == []
     states = {s.name: (s.state, s.health) for s in result.services}
-    assert states == {**dict.fromkeys(DEFAULTS, ("running", "healthy")),
-                      "kafka": ("not created", None)}  # fmt: skip
+    assert states == {
+        **dict.fromkeys(DEFAULTS, ("running", "healthy")),
+        "kafka": ("not created", None),
+    }
     assert any(m.startswith("waiting for timescaledb (starting)") for m in said), said
     minio = next(s for s in result.services if s.name == "minio")
     assert minio.ports == [f"127.0.0.1:{host_port(settings, 'minio')}->9000/tcp"]
@@ -120,8 +126,9 @@ def test_up_with_profile_full_also_starts_and_waits_for_kafka(runtime, engine, s
     come_up(engine, settings, [*DEFAULTS, "kafka"])
     result = runtime.up(timeout=30, profiles=["full"])
     assert {c.api: c.profiles for c in engine.calls} == {
-        "compose.ps": ["full"], "compose.up": ["full"],
-    }  # fmt: skip
+        "compose.ps": ["full"],
+        "compose.up": ["full"],
+    }
     assert engine.called("compose.up")[0].args == (None,)
     assert result.started == ["timescaledb", "redis", "mongodb", "kafka", "minio"]
 
@@ -135,8 +142,9 @@ def test_naming_kafka_enables_its_profile(runtime, engine, settings):
 
 def test_naming_minio_also_runs_its_bucket_helper_and_waits_for_it(runtime, engine, settings):
     engine.sequence("minio", [None, healthy(settings, "minio")])
-    engine.sequence("minio-init", [None, starting(settings, "minio-init"),
-                                   healthy(settings, "minio-init")])  # fmt: skip
+    engine.sequence(
+        "minio-init", [None, starting(settings, "minio-init"), healthy(settings, "minio-init")]
+    )
     result = runtime.up(["minio"], timeout=30)
     (up,) = engine.called("compose.up")
     assert up.args == (["minio", "minio-init"],) and up.profiles == []
@@ -160,8 +168,10 @@ def test_up_relays_compose_progress_but_not_image_layer_lines(runtime, engine, s
 
 
 # Compose's own words (`docker compose config` with POSTGRES_PASSWORD=pg$secret in .env).
-UNSET_WARNING = ('time="2025-01-01T00:00:00Z" level=warning msg="The \\"secret\\" variable is not '
-                 'set. Defaulting to a blank string."')  # fmt: skip
+UNSET_WARNING = (
+    'time="2025-01-01T00:00:00Z" level=warning msg="The \\"secret\\" variable is not '
+    'set. Defaulting to a blank string."'
+)
 
 
 def test_up_progress_never_shows_a_secret_or_part_of_one(engine, settings):
@@ -214,9 +224,12 @@ def test_a_taken_port_is_named_with_its_variable_before_anything_starts(runtime,
 
 def test_an_unhealthy_service_fails_with_its_logs_and_last_healthcheck(runtime, engine, settings):
     all_healthy(engine, settings, DEFAULTS)
-    failing = inspect_json("timescaledb", health="unhealthy",
-                           health_output="psql: error: FATAL:  password authentication failed\n",
-                           host_port=settings.postgres_port)  # fmt: skip
+    failing = inspect_json(
+        "timescaledb",
+        health="unhealthy",
+        health_output="psql: error: FATAL:  password authentication failed\n",
+        host_port=settings.postgres_port,
+    )
     engine.sequence("timescaledb", [None, starting(settings, "timescaledb"), failing])
     engine.logs["timescaledb"] = "".join(f"log line {i} pg-secret\n" for i in range(30))
     with pytest.raises(ServiceUnavailable) as caught:
@@ -244,8 +257,12 @@ def test_the_bucket_helper_failing_is_reported_with_its_logs(runtime, engine, se
 
 def test_a_timeout_names_what_is_still_waiting(runtime, engine, settings):
     all_healthy(engine, settings, DEFAULTS)
-    engine.set("mongodb", health="starting", host_port=settings.mongo_port,
-               health_output="MongoNetworkError: connect ECONNREFUSED")  # fmt: skip
+    engine.set(
+        "mongodb",
+        health="starting",
+        host_port=settings.mongo_port,
+        health_output="MongoNetworkError: connect ECONNREFUSED",
+    )
     started = time.monotonic()
     with pytest.raises(ServiceUnavailable) as caught:
         runtime.up(timeout=0.3)
@@ -341,8 +358,10 @@ def test_logs_of_a_service_that_is_not_created(runtime, engine):
 
 def test_restart_restarts_the_named_services_and_waits(runtime, engine, settings):
     all_healthy(engine, settings, DEFAULTS)
-    engine.sequence("redis", [healthy(settings, "redis"), starting(settings, "redis"),
-                              healthy(settings, "redis")])  # fmt: skip
+    engine.sequence(
+        "redis",
+        [healthy(settings, "redis"), starting(settings, "redis"), healthy(settings, "redis")],
+    )
     result = runtime.restart(["redis"], timeout=30)
     (call,) = engine.called("compose.restart")
     assert call.args == (["redis"],) and call.kwargs == {"timeout": None}
@@ -392,9 +411,11 @@ def test_unknown_profiles_are_rejected_before_any_docker_call(runtime, engine):
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("MINIO_ENDPOINT", "localhost:9000"),
-     ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092,127.0.0.1:9093")],
-)  # fmt: skip
+    [
+        ("MINIO_ENDPOINT", "localhost:9000"),
+        ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092,127.0.0.1:9093"),
+    ],
+)
 def test_an_endpoint_compose_cannot_publish_is_a_config_error(engine, variable, value):
     settings = load_settings(None, **{variable.lower(): value})
     rt = ComposeRuntime(settings, client_factory=engine.client)
@@ -445,21 +466,41 @@ PORT_RACE = (
 @pytest.mark.parametrize(
     ("stderr", "kind", "message", "hint"),
     [
-        (NO_ENGINE, ServiceUnavailable, "no Docker engine answers at unix:///tmp/x/docker.sock",
-         "start Docker"),
-        (NO_PERMISSION, ServiceUnavailable,
-         "permission denied on the Docker socket unix:///var/run/docker.sock", "`docker` group"),
-        (NO_COMPOSE_FLAG, ServiceUnavailable, "the Docker Compose v2 plugin is not installed",
-         "Compose plugin"),
-        (NO_COMPOSE, ServiceUnavailable, "the Docker Compose v2 plugin is not installed",
-         "Compose plugin"),
-        (PORT_RACE, OperationError,
-         "docker compose up failed: Error response from daemon: driver failed programming "
-         "external connectivity on endpoint macroinfra-timescaledb-1: Bind for 127.0.0.1:5432 "
-         "failed: port is already allocated", "macroinfra logs"),
+        (
+            NO_ENGINE,
+            ServiceUnavailable,
+            "no Docker engine answers at unix:///tmp/x/docker.sock",
+            "start Docker",
+        ),
+        (
+            NO_PERMISSION,
+            ServiceUnavailable,
+            "permission denied on the Docker socket unix:///var/run/docker.sock",
+            "`docker` group",
+        ),
+        (
+            NO_COMPOSE_FLAG,
+            ServiceUnavailable,
+            "the Docker Compose v2 plugin is not installed",
+            "Compose plugin",
+        ),
+        (
+            NO_COMPOSE,
+            ServiceUnavailable,
+            "the Docker Compose v2 plugin is not installed",
+            "Compose plugin",
+        ),
+        (
+            PORT_RACE,
+            OperationError,
+            "docker compose up failed: Error response from daemon: driver failed programming "
+            "external connectivity on endpoint macroinfra-timescaledb-1: Bind for 127.0.0.1:5432 "
+            "failed: port is already allocated",
+            "macroinfra logs",
+        ),
     ],
     ids=["no-engine", "permission", "no-plugin-flag", "no-plugin", "other"],
-)  # fmt: skip
+)
 def test_docker_failures_become_one_line_without_the_command(
     runtime, engine, settings, stderr, kind, message, hint
 ):
@@ -476,13 +517,14 @@ def test_docker_failures_become_one_line_without_the_command(
 
 
 def test_secrets_are_scrubbed_from_docker_output():
-    from macroinfra.settings import secret_values
+    from macroinfra.redaction import Redactor
 
-    secrets = secret_values(
+    secrets = Redactor.for_settings(
         load_settings(None, postgres_password="pg-secret", minio_root_password="minio/secret")
+    ).secrets
+    err = classify_docker_output(
+        "Error: bad value pg-secret in minio%2Fsecret", "up", secrets=secrets
     )
-    err = classify_docker_output("Error: bad value pg-secret in minio%2Fsecret", "up",
-                                 secrets=secrets)  # fmt: skip
     assert err.message == "docker compose up failed: Error: bad value *** in ***"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Cli, free_port
+from helpers import Cli, free_port
 
 
 @pytest.fixture
@@ -54,8 +54,9 @@ def test_asof_json_is_one_document(seeded_cli):
     assert view["at"] == "2024-06-07T08:29:59.999999-04:00"
     assert view["series"]["code"] == "US_UNRATE"
     assert view["observations"][-1]["observation_date"] == "2024-04-01"
-    assert all(o["release_time"] <= "2024-06-07T12:29:59.999999+00:00"
-               for o in view["observations"])  # fmt: skip
+    assert all(
+        o["release_time"] <= "2024-06-07T12:29:59.999999+00:00" for o in view["observations"]
+    )
 
 
 def test_first_release_and_latest(seeded_cli):
@@ -102,8 +103,14 @@ def test_an_unknown_series_fails_with_one_clear_line(seeded_cli):
 
 
 def test_an_unreachable_database_is_one_line(cli):
-    result = cli("data", "asof", "US_CPI", "--at", "2024-06-07T12:30:00Z",
-                 env={"POSTGRES_PORT": str(free_port())})  # fmt: skip
+    result = cli(
+        "data",
+        "asof",
+        "US_CPI",
+        "--at",
+        "2024-06-07T12:30:00Z",
+        env={"POSTGRES_PORT": str(free_port())},
+    )
     assert result.exit_code == 1
     assert "connection refused" in result.stderr.splitlines()[0]
     assert "Traceback" not in result.output

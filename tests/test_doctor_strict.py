@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from conftest import Cli
+from helpers import Cli
 
 from macroinfra.timescale.contract import compare
 from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON
@@ -40,8 +40,13 @@ def execute(settings, *statements: str) -> None:
 def test_fresh_migration_passes_everything_but_compression_on_apache(migrated):
     code, found = strict(migrated)
     assert code == 1
-    for name in ("schema: migrations", "schema: tables", "schema: hypertables",
-                 "schema: policy jobs", "schema: unique indexes"):  # fmt: skip
+    for name in (
+        "schema: migrations",
+        "schema: tables",
+        "schema: hypertables",
+        "schema: policy jobs",
+        "schema: unique indexes",
+    ):
         assert found[name]["status"] == "ok", found[name]
     assert found["schema: tables"]["detail"] == "all 10 declared tables present"
     assert found["schema: unique indexes"]["detail"].startswith("14 unique indexes")
@@ -161,7 +166,7 @@ def test_migrations_not_at_head_fail(database):
 
 
 def test_strict_schema_is_not_checked_when_the_database_is_down(stack_settings):
-    from conftest import free_port
+    from helpers import free_port
 
     result = Cli(stack_settings)(
         "doctor", "timescaledb", "--strict", "--json", env={"POSTGRES_PORT": str(free_port())}
@@ -180,19 +185,35 @@ def community_inspection(**changes) -> SchemaInspection:
     tables = [TableInfo(name, 8192, 0) for name in METADATA_TABLES]
     for spec in HYPERTABLES:
         policy = JobInfo(
-            1000 + len(tables), "policy_compression", timedelta(hours=12), True, {},
-            spec.compress_after, "Success", "Scheduled", None, None, None, 1, 0,
-        )  # fmt: skip
+            1000 + len(tables),
+            "policy_compression",
+            timedelta(hours=12),
+            True,
+            {},
+            spec.compress_after,
+            "Success",
+            "Scheduled",
+            None,
+            None,
+            None,
+            1,
+            0,
+        )
         hyper = HypertableInfo(
-            time_column=spec.time_column, time_type=spec.time_type,
-            chunk_interval=spec.chunk_interval, num_chunks=3, compressed_chunks=1,
-            compression_enabled=True, segment_by=spec.segment_by,
-            order_by=tuple(OrderBy(o.column, o.descending, o.descending)
-                           for o in spec.order_by),
-            total_bytes=1 << 20, before_compression_bytes=1 << 20, after_compression_bytes=1 << 17,
+            time_column=spec.time_column,
+            time_type=spec.time_type,
+            chunk_interval=spec.chunk_interval,
+            num_chunks=3,
+            compressed_chunks=1,
+            compression_enabled=True,
+            segment_by=spec.segment_by,
+            order_by=tuple(OrderBy(o.column, o.descending, o.descending) for o in spec.order_by),
+            total_bytes=1 << 20,
+            before_compression_bytes=1 << 20,
+            after_compression_bytes=1 << 17,
             jobs=(policy,),
             unique_indexes=(UniqueIndex(f"pk_{spec.table}", ("id", spec.time_column), True),),
-        )  # fmt: skip
+        )
         hyper = replace(hyper, **changes.get(spec.table, {}))
         tables.append(TableInfo(spec.table, 1 << 20, 10, hyper))
     return SchemaInspection(server, "public", tables)
@@ -223,15 +244,24 @@ def test_inspection_reads_the_order_back_as_the_spec_type():
     ("changes", "aspect", "message"),
     [
         ({"compression_enabled": False}, "compression", "curves: compression is not enabled"),
-        ({"segment_by": ("curve_type",)}, "segment_by",
-         "curves: segment by curve_type, declared curve_id"),
-        ({"order_by": (OrderBy("curve_date", False, False),)}, "order_by",
-         "curves: order by curve_date, declared curve_date DESC, tenor_days"),
+        (
+            {"segment_by": ("curve_type",)},
+            "segment_by",
+            "curves: segment by curve_type, declared curve_id",
+        ),
+        (
+            {"order_by": (OrderBy("curve_date", False, False),)},
+            "order_by",
+            "curves: order by curve_date, declared curve_date DESC, tenor_days",
+        ),
         ({"jobs": ()}, "compression_policy", "curves: no compression policy"),
-        ({"time_type": "timestamptz"}, "time_type",
-         "curves: time column type timestamptz, declared date"),
+        (
+            {"time_type": "timestamptz"},
+            "time_type",
+            "curves: time column type timestamptz, declared date",
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_community_drift_is_one_difference(changes, aspect, message):
     diffs = compare(community_inspection(curves=changes))
     assert [(d.table, d.aspect, d.message, d.unavailable) for d in diffs] == [

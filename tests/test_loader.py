@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import sql_rows
+from helpers import sql_rows
 
 from macroinfra.data.loader import LoadResult, RevisionError, load
 from macroinfra.data.tables import table_info
@@ -31,14 +31,22 @@ def refs(conn) -> dict[str, int]:
     """One data source, two instruments, two series: what the hypertables refer to."""
     load(conn, "data_sources", [{"name": "test", "description": "a test source"}])
     (source,) = conn.execute("SELECT id FROM data_sources").fetchone()
-    load(conn, "instruments", [
-        {"ticker": "EURUSD", "name": "Euro / US dollar", "asset_class": "fx"},
-        {"ticker": "SPX", "name": "S&P 500", "asset_class": "equity", "country": "US"},
-    ])  # fmt: skip
-    load(conn, "series_metadata", [
-        {"source_id": source, "series_code": "CPI", "name": "CPI", "frequency": "monthly"},
-        {"source_id": source, "series_code": "FLOWS", "name": "Flows", "frequency": "weekly"},
-    ])  # fmt: skip
+    load(
+        conn,
+        "instruments",
+        [
+            {"ticker": "EURUSD", "name": "Euro / US dollar", "asset_class": "fx"},
+            {"ticker": "SPX", "name": "S&P 500", "asset_class": "equity", "country": "US"},
+        ],
+    )
+    load(
+        conn,
+        "series_metadata",
+        [
+            {"source_id": source, "series_code": "CPI", "name": "CPI", "frequency": "monthly"},
+            {"source_id": source, "series_code": "FLOWS", "name": "Flows", "frequency": "weekly"},
+        ],
+    )
     ids = dict(conn.execute("SELECT ticker, id FROM instruments").fetchall())
     ids |= dict(conn.execute("SELECT series_code, id FROM series_metadata").fetchall())
     return {"source": source, **ids}
@@ -49,43 +57,84 @@ def hypertable_rows(refs: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
     d1, d2 = date(2023, 3, 31), date(2024, 3, 29)
     rows = {
         "market_data": [
-            {"instrument_id": refs["SPX"], "timestamp": _at(d), "frequency": "daily",
-             "open": 1.5, "high": Decimal("2.25"), "low": 1, "close": 2, "volume": 10,
-             "adjusted_close": None}
+            {
+                "instrument_id": refs["SPX"],
+                "timestamp": _at(d),
+                "frequency": "daily",
+                "open": 1.5,
+                "high": Decimal("2.25"),
+                "low": 1,
+                "close": 2,
+                "volume": 10,
+                "adjusted_close": None,
+            }
             for d in (d1, d2)
         ],
         "macro_series": [
-            {"series_id": refs["CPI"], "observation_date": d, "value": 3.1,
-             "release_time": _at(d + timedelta(days=14)), "revision_number": 0}
+            {
+                "series_id": refs["CPI"],
+                "observation_date": d,
+                "value": 3.1,
+                "release_time": _at(d + timedelta(days=14)),
+                "revision_number": 0,
+            }
             for d in (d1, d2)
         ],
         "curves": [
-            {"curve_id": "US_TSY", "curve_date": d, "curve_type": "nominal", "tenor_days": 3652,
-             "tenor_label": "10Y", "rate": 4.25, "country": "US"}
+            {
+                "curve_id": "US_TSY",
+                "curve_date": d,
+                "curve_type": "nominal",
+                "tenor_days": 3652,
+                "tenor_label": "10Y",
+                "rate": 4.25,
+                "country": "US",
+            }
             for d in (d1, d2)
         ],
         "flow_data": [
-            {"series_id": refs["FLOWS"], "observation_date": d, "flow_type": "etf",
-             "value": -120.5, "unit": "USD mn"}
+            {
+                "series_id": refs["FLOWS"],
+                "observation_date": d,
+                "flow_type": "etf",
+                "value": -120.5,
+                "unit": "USD mn",
+            }
             for d in (d1, d2)
         ],
         "fiscal_data": [
-            {"series_id": refs["FLOWS"], "observation_date": d, "fiscal_metric": "deficit",
-             "value": 150, "unit": "USD bn"}
+            {
+                "series_id": refs["FLOWS"],
+                "observation_date": d,
+                "fiscal_metric": "deficit",
+                "value": 150,
+                "unit": "USD bn",
+            }
             for d in (d1, d2)
         ],
         "vol_surfaces": [
-            {"instrument_id": refs["EURUSD"], "surface_date": d, "delta": 0.25,
-             "tenor_days": 30, "implied_vol": 0.081}
+            {
+                "instrument_id": refs["EURUSD"],
+                "surface_date": d,
+                "delta": 0.25,
+                "tenor_days": 30,
+                "implied_vol": 0.081,
+            }
             for d in (d1, d2)
         ],
         "signals": [
-            {"signal_date": d, "signal_type": "risk_appetite", "instrument_id": None,
-             "series_id": None, "value": 0.4, "confidence": 0.9,
-             "metadata": {"model": "test", "inputs": [1, 2]}}
+            {
+                "signal_date": d,
+                "signal_type": "risk_appetite",
+                "instrument_id": None,
+                "series_id": None,
+                "value": 0.4,
+                "confidence": 0.9,
+                "metadata": {"model": "test", "inputs": [1, 2]},
+            }
             for d in (d1, d2)
         ],
-    }  # fmt: skip
+    }
     assert set(rows) == {h.table for h in HYPERTABLES}
     return rows
 
@@ -120,8 +169,7 @@ def test_every_natural_key_is_a_unique_constraint_of_the_database(migrated):
         assert constraints[(table, info.natural_key)] == list(info.key_columns), table
     assert table_info("data_sources").natural_key == "uq_data_sources_name"
     assert table_info("instruments").natural_key == "uq_instruments_ticker"
-    assert (table_info("series_metadata").natural_key
-            == "uq_series_metadata_source_id_series_code")  # fmt: skip
+    assert table_info("series_metadata").natural_key == "uq_series_metadata_source_id_series_code"
     assert "id" not in table_info("market_data").columns
     assert "created_at" not in table_info("instruments").columns
 
@@ -135,9 +183,15 @@ def test_loading_the_same_batch_twice_inserts_nothing_the_second_time(migrated, 
         again = {
             "data_sources": [{"name": "test", "description": "changed text is not written"}],
             "instruments": [{"ticker": "SPX", "name": "S&P 500", "asset_class": "equity"}],
-            "series_metadata": [{"source_id": refs["source"], "series_code": "CPI",
-                                 "name": "CPI", "frequency": "monthly"}],
-        }[table]  # fmt: skip
+            "series_metadata": [
+                {
+                    "source_id": refs["source"],
+                    "series_code": "CPI",
+                    "name": "CPI",
+                    "frequency": "monthly",
+                }
+            ],
+        }[table]
         assert load(conn, table, again).inserted == 0
         assert count(migrated, table) == existing
     assert sql_rows(migrated, "SELECT description FROM data_sources") == [("a test source",)]
@@ -178,8 +232,9 @@ def test_market_wide_signals_with_no_instrument_are_still_deduplicated(migrated,
 
 
 def test_rows_as_sequences_with_named_columns(migrated, conn, refs):
-    rows = [(refs["CPI"], date(2020, m, 1), m / 10, _at(date(2020, m, 15)), 0)
-            for m in range(1, 13)]  # fmt: skip
+    rows = [
+        (refs["CPI"], date(2020, m, 1), m / 10, _at(date(2020, m, 15)), 0) for m in range(1, 13)
+    ]
     result = load(conn, "macro_series", rows, columns=MACRO)
     assert isinstance(result, LoadResult)
     assert (result.table, result.offered, result.inserted) == ("macro_series", 12, 12)
@@ -260,8 +315,9 @@ def revision(refs, obs: date, number: int, released: datetime, value: float = 1.
 def test_revisions_are_new_rows(migrated, conn, refs):
     obs = date(2024, 1, 1)
     assert load(conn, "macro_series", [revision(refs, obs, 0, T0, 3.1)], columns=MACRO).inserted
-    result = load(conn, "macro_series", [revision(refs, obs, 1, T0 + timedelta(days=30), 3.2)],
-                  columns=MACRO)  # fmt: skip
+    result = load(
+        conn, "macro_series", [revision(refs, obs, 1, T0 + timedelta(days=30), 3.2)], columns=MACRO
+    )
     assert result.inserted == 1
     assert sql_rows(
         migrated, "SELECT revision_number, value FROM macro_series ORDER BY revision_number"
@@ -293,8 +349,11 @@ def test_a_revision_released_before_the_previous_one_is_rejected(migrated, conn,
 
 def test_out_of_order_revisions_within_one_batch_are_rejected(migrated, conn, refs):
     obs = date(2024, 1, 1)
-    rows = [revision(refs, obs, 0, T0), revision(refs, obs, 1, T0 + timedelta(days=60)),
-            revision(refs, obs, 2, T0 + timedelta(days=30))]  # fmt: skip
+    rows = [
+        revision(refs, obs, 0, T0),
+        revision(refs, obs, 1, T0 + timedelta(days=60)),
+        revision(refs, obs, 2, T0 + timedelta(days=30)),
+    ]
     with pytest.raises(RevisionError, match="1 revision out of release order") as caught:
         load(conn, "macro_series", rows, columns=MACRO)
     assert (
@@ -322,8 +381,10 @@ def test_a_new_revision_between_stored_ones_must_fit_their_release_times(conn, r
 def test_a_published_revision_cannot_be_changed(migrated, conn, refs):
     obs = date(2024, 1, 1)
     load(conn, "macro_series", [revision(refs, obs, 0, T0, 3.1)], columns=MACRO)
-    for changed in (revision(refs, obs, 0, T0, 3.3),
-                    revision(refs, obs, 0, T0 + timedelta(hours=1), 3.1)):  # fmt: skip
+    for changed in (
+        revision(refs, obs, 0, T0, 3.3),
+        revision(refs, obs, 0, T0 + timedelta(hours=1), 3.1),
+    ):
         with pytest.raises(RevisionError, match="1 row would change a published revision"):
             load(conn, "macro_series", [changed], columns=MACRO)
     null_value = (refs["CPI"], obs, None, T0, 0)
@@ -345,8 +406,12 @@ def test_one_revision_given_twice_differently_in_a_batch_is_rejected(migrated, c
 
 
 def test_many_problems_are_summarised(conn, refs):
-    load(conn, "macro_series", [revision(refs, date(2000 + n, 1, 1), 0, T0) for n in range(8)],
-         columns=MACRO)  # fmt: skip
+    load(
+        conn,
+        "macro_series",
+        [revision(refs, date(2000 + n, 1, 1), 0, T0) for n in range(8)],
+        columns=MACRO,
+    )
     early = [revision(refs, date(2000 + n, 1, 1), 1, T0 - timedelta(days=1)) for n in range(8)]
     with pytest.raises(RevisionError, match="more than 5 revisions out of release order") as e:
         load(conn, "macro_series", early, columns=MACRO)
@@ -380,8 +445,11 @@ def _run_while_blocked(settings, work, release) -> None:
 
     thread = threading.Thread(target=work)
     thread.start()
-    while not sql_rows(settings, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type"
-                                 " = 'Lock' AND datname = current_database()"):  # fmt: skip
+    while not sql_rows(
+        settings,
+        "SELECT 1 FROM pg_stat_activity WHERE wait_event_type"
+        " = 'Lock' AND datname = current_database()",
+    ):
         assert thread.is_alive()
     release()
     thread.join(timeout=30)

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
-from conftest import Cli, free_port, make_state_dir
+from helpers import Cli, free_port, make_state_dir
 
 from macroinfra.settings import load_settings
 
@@ -22,9 +22,13 @@ def own_stack():
 
     state = make_state_dir()
     settings = load_settings(
-        postgres_port=free_port(), redis_port=free_port(), state_dir=state,
-        postgres_password="local%pw", redis_password="redis pw", runtime="local",
-    )  # fmt: skip
+        postgres_port=free_port(),
+        redis_port=free_port(),
+        state_dir=state,
+        postgres_password="local%pw",
+        redis_password="redis pw",
+        runtime="local",
+    )
     try:
         yield settings
     finally:
@@ -42,8 +46,13 @@ def test_up_ps_down_keeps_data_and_down_volumes_deletes_it(own_stack):
     assert up.exit_code == 0, up.output
     doc = json.loads(up.stdout)
     assert doc["runtime"] == "local" and doc["started"] == ["timescaledb", "redis"]
-    assert _states(up) == {"timescaledb": "running", "redis": "running", "mongodb": "not provided",
-                           "kafka": "not provided", "minio": "not provided"}  # fmt: skip
+    assert _states(up) == {
+        "timescaledb": "running",
+        "redis": "running",
+        "mongodb": "not provided",
+        "kafka": "not provided",
+        "minio": "not provided",
+    }
 
     # Both accept authenticated clients on 127.0.0.1 and nowhere else.
     with psycopg.connect(own_stack.libpq_url, autocommit=True) as conn:
@@ -115,8 +124,8 @@ def test_local_runtime_refuses_services_it_does_not_run(own_stack):
 def test_unknown_service_lists_valid_names(own_stack):
     result = Cli(own_stack)("up", "postgres")
     assert result.exit_code == 2
-    assert "unknown service postgres" in result.stderr
-    assert "timescaledb, redis, mongodb, kafka, minio" in result.stderr
+    assert "'postgres' is not one of" in result.stderr
+    assert "'timescaledb', 'redis', 'mongodb', 'kafka', 'minio'" in result.stderr
 
 
 def test_wrong_password_for_an_existing_cluster_is_an_auth_failure(own_stack):

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from conftest import settings_env, sql_rows
+from helpers import settings_env, sql_rows
 
 from macroinfra.migrations import LOCK_KEY, head_revision
 from macroinfra.timescale.spec import HYPERTABLES
@@ -23,12 +23,23 @@ def test_upgrade_creates_every_table_and_hypertable_as_declared(db_cli, database
     doc = json.loads(result.stdout)
     assert doc["before"] is None and doc["after"] == head_revision() and doc["changed"] is True
 
-    tables = {r[0] for r in sql_rows(database, "SELECT tablename FROM pg_tables "
-                                               "WHERE schemaname = 'public'")}  # fmt: skip
+    tables = {
+        r[0]
+        for r in sql_rows(database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    }
     assert tables == {
-        "data_sources", "instruments", "series_metadata", "market_data", "macro_series", "curves",
-        "flow_data", "fiscal_data", "vol_surfaces", "signals", "alembic_version",
-    }  # fmt: skip
+        "data_sources",
+        "instruments",
+        "series_metadata",
+        "market_data",
+        "macro_series",
+        "curves",
+        "flow_data",
+        "fiscal_data",
+        "vol_surfaces",
+        "signals",
+        "alembic_version",
+    }
     dims = {
         r[0]: (r[1], r[2], r[3])
         for r in sql_rows(
@@ -58,8 +69,9 @@ def test_apache_edition_is_reported_and_compression_left_off(db_cli, database):
         pytest.skip("this server runs the Community edition")
     assert "compression not applied" in result.stderr and "Apache edition" in result.stderr
     assert "Community edition" in result.stderr  # the fix
-    enabled = sql_rows(database, "SELECT bool_or(compression_enabled) "
-                                 "FROM timescaledb_information.hypertables")  # fmt: skip
+    enabled = sql_rows(
+        database, "SELECT bool_or(compression_enabled) FROM timescaledb_information.hypertables"
+    )
     assert enabled == [(False,)]
 
 
@@ -82,8 +94,11 @@ def test_up_down_up(db_cli, database):
     down = db_cli("migrate", "down", "--to", "base", "--yes", "--json")
     assert down.exit_code == 0, down.output
     assert json.loads(down.stdout)["after"] is None
-    left = sql_rows(database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                              "AND tablename <> 'alembic_version'")  # fmt: skip
+    left = sql_rows(
+        database,
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+        "AND tablename <> 'alembic_version'",
+    )
     assert left == []
     assert sql_rows(database, "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'") == []
 
@@ -96,9 +111,11 @@ def test_unknown_target_revision_is_refused_before_asking(db_cli, migrated):
     result = db_cli("migrate", "down", "--to", "nope", "--yes", "--json")
     assert result.exit_code == 2
     assert json.loads(result.stdout) == {
-        "error": "unknown revision 'nope'", "hint": "see `macroinfra migrate history`",
-        "problems": [], "exit_code": 2,
-    }  # fmt: skip
+        "error": "unknown revision 'nope'",
+        "hint": "see `macroinfra migrate history`",
+        "problems": [],
+        "exit_code": 2,
+    }
     assert sql_rows(migrated, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
 
 
@@ -161,8 +178,10 @@ def test_failed_migration_leaves_previous_revision(db_cli, database):
     assert result.stderr.startswith("error: migration failed, the database is unchanged:")
     assert 'relation "signals" already exists' in result.stderr
     assert "Traceback" not in result.output
-    tables = {r[0] for r in sql_rows(database, "SELECT tablename FROM pg_tables "
-                                               "WHERE schemaname = 'public'")}  # fmt: skip
+    tables = {
+        r[0]
+        for r in sql_rows(database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    }
     assert tables == {"signals"}  # nothing else was created, not even alembic_version
 
 
@@ -177,7 +196,7 @@ def test_unknown_revision_is_one_clear_line(db_cli, migrated):
 
 
 def test_database_down_is_one_clear_line(cli):
-    from conftest import free_port
+    from helpers import free_port
 
     port = free_port()
     result = cli("migrate", env={"POSTGRES_PORT": str(port), "POSTGRES_PASSWORD": "hunter2"})
@@ -197,8 +216,11 @@ def _migrate_process(settings) -> subprocess.Popen[str]:
     env = {**os.environ, **settings_env(settings)}
     return subprocess.Popen(
         [sys.executable, "-c", "from macroinfra.cli import main; main()", "migrate", "--json"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _advisory_waiters(conn: psycopg.Connection) -> int:

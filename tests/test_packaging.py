@@ -13,10 +13,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_wheel_ships_migrations_and_compose_and_works_from_another_folder(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "-w", str(tmp_path / "dist"), str(ROOT)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "dist"),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = (tmp_path / "dist").glob("macroinfra-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "macroinfra/_resources/migrations/env.py" in names
@@ -25,10 +36,20 @@ def test_wheel_ships_migrations_and_compose_and_works_from_another_folder(tmp_pa
 
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
-         str(target), str(wheel)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}  # the installed copy comes first
@@ -38,8 +59,9 @@ def test_wheel_ships_migrations_and_compose_and_works_from_another_folder(tmp_pa
         "from macroinfra.cli import main; import sys; sys.argv = ['macroinfra', 'migrate', 'sql']; "
         "main()"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env,
-                         capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     module_file, migrations, *sql = out.stdout.splitlines()
     assert module_file.startswith(str(target))

@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from conftest import free_port
+from helpers import free_port
 from responders import API_VERSIONS, METADATA, FakeKafkaBroker, SilentServer
 
 from macroinfra.probes import run_doctor

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import free_port
+from helpers import free_port
 from responders import FakeMinioServer, SilentServer
 
 from macroinfra.probes import run_doctor
@@ -15,8 +15,13 @@ USER, SECRET, BUCKET = "macro-access", "minio/secret+key", "macro-data"
 
 
 def probe(port: int, secret: str = SECRET, bucket: str = BUCKET, timeout: float = 3.0):
-    settings = load_settings(None, minio_endpoint=f"127.0.0.1:{port}", minio_root_user=USER,
-                             minio_root_password=secret, minio_bucket=bucket)  # fmt: skip
+    settings = load_settings(
+        None,
+        minio_endpoint=f"127.0.0.1:{port}",
+        minio_root_user=USER,
+        minio_root_password=secret,
+        minio_bucket=bucket,
+    )
     report = run_doctor(settings, ["minio"], timeout=timeout, runtime="external")
     (check,) = report.checks
     return check

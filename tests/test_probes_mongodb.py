@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import free_port
+from helpers import free_port
 from responders import FakeMongoServer, SilentServer
 
 from macroinfra.probes import run_doctor

@@ -10,7 +10,7 @@ import time
 
 import psycopg
 import pytest
-from conftest import free_port
+from helpers import free_port
 from pydantic import SecretStr
 
 from macroinfra.db import ConnectionFailed, Database, connection_error

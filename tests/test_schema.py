@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from conftest import sql_rows
+from helpers import sql_rows
 
 from macroinfra.timescale.spec import HYPERTABLES
 
@@ -25,21 +25,35 @@ def conn(migrated):
 
 
 ROWS = {
-    "market_data": ("(timestamp, instrument_id, frequency, close)",
-                    "('2024-01-02 21:00+00', 1, 'daily', 4700.5)"),
-    "macro_series": ("(observation_date, series_id, value, release_time, revision_number)",
-                     "('2024-01-01', 1, 308.4, '2024-02-13 13:30+00', 0)"),
-    "curves": ("(curve_date, curve_id, curve_type, tenor_days, rate)",
-               "('2024-01-02', 'UST', 'nominal', 3650, 0.0395)"),
-    "flow_data": ("(observation_date, series_id, flow_type, value)",
-                  "('2024-01-01', 1, 'etf', 12.5)"),
-    "fiscal_data": ("(observation_date, series_id, fiscal_metric, value)",
-                    "('2024-01-01', 1, 'deficit', -129.4)"),
-    "vol_surfaces": ("(surface_date, instrument_id, delta, tenor_days, implied_vol)",
-                     "('2024-01-02', 1, 0.25, 30, 0.14)"),
-    "signals": ("(signal_date, signal_type, instrument_id, value)",
-                "('2024-01-02', 'risk_off', NULL, 0.7)"),
-}  # fmt: skip
+    "market_data": (
+        "(timestamp, instrument_id, frequency, close)",
+        "('2024-01-02 21:00+00', 1, 'daily', 4700.5)",
+    ),
+    "macro_series": (
+        "(observation_date, series_id, value, release_time, revision_number)",
+        "('2024-01-01', 1, 308.4, '2024-02-13 13:30+00', 0)",
+    ),
+    "curves": (
+        "(curve_date, curve_id, curve_type, tenor_days, rate)",
+        "('2024-01-02', 'UST', 'nominal', 3650, 0.0395)",
+    ),
+    "flow_data": (
+        "(observation_date, series_id, flow_type, value)",
+        "('2024-01-01', 1, 'etf', 12.5)",
+    ),
+    "fiscal_data": (
+        "(observation_date, series_id, fiscal_metric, value)",
+        "('2024-01-01', 1, 'deficit', -129.4)",
+    ),
+    "vol_surfaces": (
+        "(surface_date, instrument_id, delta, tenor_days, implied_vol)",
+        "('2024-01-02', 1, 0.25, 30, 0.14)",
+    ),
+    "signals": (
+        "(signal_date, signal_type, instrument_id, value)",
+        "('2024-01-02', 'risk_off', NULL, 0.7)",
+    ),
+}
 
 
 @pytest.mark.parametrize("table", [h.table for h in HYPERTABLES])
@@ -55,8 +69,10 @@ def test_repeated_insert_is_a_no_op(conn, table):
 
 
 def test_signals_with_null_instrument_still_reject_duplicates(conn):
-    insert = ("INSERT INTO signals (signal_date, signal_type, instrument_id, value) "
-              "VALUES ('2024-01-02', 'risk_off', NULL, 0.7)")  # fmt: skip
+    insert = (
+        "INSERT INTO signals (signal_date, signal_type, instrument_id, value) "
+        "VALUES ('2024-01-02', 'risk_off', NULL, 0.7)"
+    )
     conn.execute(insert)
     with pytest.raises(psycopg.errors.UniqueViolation):
         conn.execute(insert)

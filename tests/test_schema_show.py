@@ -7,7 +7,7 @@ import json
 
 import psycopg
 import pytest
-from conftest import Cli, sql_rows
+from helpers import Cli, sql_rows
 
 from macroinfra.timescale.spec import BY_TABLE, METADATA_TABLES
 
@@ -18,10 +18,14 @@ def load(settings, months: int) -> None:
     """Rows in market_data over `months` months (one chunk each) and ten years of macro_series."""
     with psycopg.connect(settings.libpq_url, autocommit=True) as conn:
         conn.execute("INSERT INTO data_sources (id, name) VALUES (1, 'FRED')")
-        conn.execute("INSERT INTO instruments (id, ticker, name, asset_class) "
-                     "VALUES (1, 'ES', 'S&P', 'equity')")  # fmt: skip
-        conn.execute("INSERT INTO series_metadata (id, source_id, series_code, name, frequency) "
-                     "VALUES (1, 1, 'CPI', 'CPI', 'monthly')")  # fmt: skip
+        conn.execute(
+            "INSERT INTO instruments (id, ticker, name, asset_class) "
+            "VALUES (1, 'ES', 'S&P', 'equity')"
+        )
+        conn.execute(
+            "INSERT INTO series_metadata (id, source_id, series_code, name, frequency) "
+            "VALUES (1, 1, 'CPI', 'CPI', 'monthly')"
+        )
         conn.execute(
             "INSERT INTO market_data (timestamp, instrument_id, frequency, close) "
             "SELECT timestamptz '2000-01-15' + make_interval(days => 30 * g), 1, 'daily', g "
@@ -106,8 +110,9 @@ def test_json_matches_timescaledbs_own_catalog(migrated):
 
 def test_only_compression_differs_on_a_fresh_apache_database(migrated):
     doc = json.loads(show(migrated, "--json").stdout)
-    aspects = sorted({(d["aspect"], d["unavailable"]) for t in doc["tables"]
-                      for d in t["differences"]})  # fmt: skip
+    aspects = sorted(
+        {(d["aspect"], d["unavailable"]) for t in doc["tables"] for d in t["differences"]}
+    )
     assert aspects == [("compression", True), ("compression_policy", True)]
     assert doc["difference_count"] == 2 * len(BY_TABLE)
 
@@ -119,11 +124,16 @@ def test_declared_and_actual_side_by_side_with_differences_marked(migrated):
     doc = json.loads(show(migrated, "--json").stdout)
     tables = {t["name"]: t for t in doc["tables"]}
     interval = [d for d in tables["curves"]["differences"] if d["aspect"] == "chunk_interval"]
-    assert interval == [{
-        "table": "curves", "aspect": "chunk_interval", "declared": "3 months (90 days)",
-        "actual": "14 days", "message": "curves: chunk interval 14 days, declared 3 months "
-        "(90 days)", "unavailable": False,
-    }]  # fmt: skip
+    assert interval == [
+        {
+            "table": "curves",
+            "aspect": "chunk_interval",
+            "declared": "3 months (90 days)",
+            "actual": "14 days",
+            "message": "curves: chunk interval 14 days, declared 3 months (90 days)",
+            "unavailable": False,
+        }
+    ]
     missing = tables["vol_surfaces"]
     assert missing["actual"] is None and missing["matches"] is False
     assert [d["aspect"] for d in missing["differences"]] == ["table"]

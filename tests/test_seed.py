@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import psycopg
 import pytest
-from conftest import sql_rows
+from helpers import sql_rows
 
 from macroinfra.data import asof
 from macroinfra.data.demo import ORIGIN, seed_demo
@@ -47,9 +47,11 @@ def test_the_demo_fills_every_table_through_the_loader(seeded):
 def test_the_demo_has_chunks_revisions_and_market_wide_signals(seeded):
     settings, _, _ = seeded
     chunks = dict(
-        sql_rows(settings, "SELECT hypertable_name, count(*)"
-                           " FROM timescaledb_information.chunks GROUP BY 1")
-    )  # fmt: skip
+        sql_rows(
+            settings,
+            "SELECT hypertable_name, count(*) FROM timescaledb_information.chunks GROUP BY 1",
+        )
+    )
     assert chunks["market_data"] >= 24  # two years of monthly chunks
     assert set(chunks) == {spec.table for spec in HYPERTABLES}
     (first, last) = sql_rows(settings, "SELECT min(timestamp), max(timestamp) FROM market_data")[0]

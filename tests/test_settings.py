@@ -156,15 +156,22 @@ def test_config_show_json_redacts_secrets_and_names_sources(cli, tmp_path):
     env_file = tmp_path / "x.env"
     env_file.write_text(f"MONGO_PASSWORD={SECRET}\nPOSTGRES_DB=research\n")
     result = cli(
-        "--env-file", str(env_file), "config", "show", "--json",
+        "--env-file",
+        str(env_file),
+        "config",
+        "show",
+        "--json",
         env={"POSTGRES_PASSWORD": SECRET, "REDIS_PASSWORD": SECRET, "FRED_API_KEY": SECRET},
-    )  # fmt: skip
+    )
     assert result.exit_code == 0, result.output
     assert SECRET not in result.output
     rows = {r["name"]: r for r in json.loads(result.stdout)}
     assert rows["POSTGRES_PASSWORD"] == {
-        "name": "POSTGRES_PASSWORD", "value": "***", "source": "environment", "secret": True
-    }  # fmt: skip
+        "name": "POSTGRES_PASSWORD",
+        "value": "***",
+        "source": "environment",
+        "secret": True,
+    }
     assert rows["MONGO_PASSWORD"]["source"] == f".env ({env_file})"
     assert rows["POSTGRES_DB"]["value"] == "research"
     assert rows["POSTGRES_PORT"]["source"] == "default"

@@ -15,8 +15,8 @@ import pytest
 import redis
 import sqlalchemy
 from compose_double import FakeEngine
-from conftest import free_port, make_state_dir
 from dotenv import dotenv_values
+from helpers import free_port, make_state_dir
 
 from macroinfra.cli.stack import env_quote
 from macroinfra.runtime import compose
@@ -37,18 +37,27 @@ def engine(monkeypatch) -> FakeEngine:
 def env() -> dict[str, str]:
     """Free ports for every service, the compose runtime, and secrets."""
     return {
-        "POSTGRES_PORT": str(free_port()), "REDIS_PORT": str(free_port()),
-        "MONGO_PORT": str(free_port()), "MINIO_ENDPOINT": f"127.0.0.1:{free_port()}",
+        "POSTGRES_PORT": str(free_port()),
+        "REDIS_PORT": str(free_port()),
+        "MONGO_PORT": str(free_port()),
+        "MINIO_ENDPOINT": f"127.0.0.1:{free_port()}",
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
-        "POSTGRES_PASSWORD": SECRET, "REDIS_PASSWORD": SECRET, "MONGO_PASSWORD": SECRET,
-        "MINIO_ROOT_PASSWORD": SECRET, "MACROINFRA_RUNTIME": "compose",
-    }  # fmt: skip
+        "POSTGRES_PASSWORD": SECRET,
+        "REDIS_PASSWORD": SECRET,
+        "MONGO_PASSWORD": SECRET,
+        "MINIO_ROOT_PASSWORD": SECRET,
+        "MACROINFRA_RUNTIME": "compose",
+    }
 
 
 def healthy_stack(engine: FakeEngine, env: dict[str, str], kafka: bool = False) -> None:
-    ports = {"timescaledb": env["POSTGRES_PORT"], "redis": env["REDIS_PORT"],
-             "mongodb": env["MONGO_PORT"], "minio": env["MINIO_ENDPOINT"].rpartition(":")[2],
-             "kafka": env["KAFKA_BOOTSTRAP_SERVERS"].rpartition(":")[2]}  # fmt: skip
+    ports = {
+        "timescaledb": env["POSTGRES_PORT"],
+        "redis": env["REDIS_PORT"],
+        "mongodb": env["MONGO_PORT"],
+        "minio": env["MINIO_ENDPOINT"].rpartition(":")[2],
+        "kafka": env["KAFKA_BOOTSTRAP_SERVERS"].rpartition(":")[2],
+    }
     for service, port in ports.items():
         if service != "kafka" or kafka:
             engine.set(service, host_port=int(port))
@@ -66,9 +75,12 @@ def test_up_json_reports_what_it_started(cli, engine, env):
     assert doc["runtime"] == "compose"
     assert doc["already_running"] == ["timescaledb", "redis", "mongodb", "minio"]
     assert {s["name"]: s["health"] for s in doc["services"]} == {
-        "timescaledb": "healthy", "redis": "healthy", "mongodb": "healthy", "kafka": None,
+        "timescaledb": "healthy",
+        "redis": "healthy",
+        "mongodb": "healthy",
+        "kafka": None,
         "minio": "healthy",
-    }  # fmt: skip
+    }
     (up,) = engine.called("compose.up")
     assert up.args == (None,) and up.kwargs == {"detach": True, "stream_logs": True}
     assert up.profiles == []
@@ -91,22 +103,27 @@ def test_up_human_output_is_a_table_and_status_lines(cli, engine, env):
     assert "already running: timescaledb, redis, mongodb, minio" in result.stderr
     assert "runtime: compose" in result.stdout
     row = next(ln for ln in result.stdout.splitlines() if ln.startswith("redis"))
-    assert row.split()[:4] == ["redis", "running", "healthy",
-                               f"127.0.0.1:{env['REDIS_PORT']}->6379/tcp"]  # fmt: skip
+    assert row.split()[:4] == [
+        "redis",
+        "running",
+        "healthy",
+        f"127.0.0.1:{env['REDIS_PORT']}->6379/tcp",
+    ]
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["up", "postgres"], "unknown service postgres"),
-     (["up", "--profile", "all"], "unknown profile all"),
-     (["restart", "redis", "pg"], "unknown service pg"),
-     (["logs", "pg"], "unknown service pg")],
-)  # fmt: skip
+    [
+        (["up", "postgres"], "'postgres' is not one of 'timescaledb', 'redis'"),
+        (["up", "--profile", "all"], "'all' is not one of 'full'"),
+        (["restart", "redis", "pg"], "'pg' is not one of 'timescaledb'"),
+        (["logs", "pg"], "'pg' is not one of 'timescaledb'"),
+    ],
+)
 def test_bad_names_are_usage_errors_before_any_docker_call(cli, engine, env, args, message):
     result = cli(*args, env=env)
     assert result.exit_code == 2, result.output
-    assert result.stderr.splitlines()[0] == f"error: {message}"
-    assert "valid" in result.stderr.splitlines()[1]
+    assert message in result.stderr  # Typer's own choice check, before the command runs
     assert engine.configs == []
 
 
@@ -141,10 +158,13 @@ def test_an_unhealthy_service_prints_its_logs_and_exits_1(cli, engine, env):
         "error": "redis unhealthy",
         "hint": "fix the cause above, then run `macroinfra up` again; `macroinfra logs SERVICE` "
         "shows more",
-        "problems": ["redis last healthcheck: NOAUTH Authentication required.",
-                     "redis last 1 log lines:", "  1:M * Ready to accept connections tcp"],
+        "problems": [
+            "redis last healthcheck: NOAUTH Authentication required.",
+            "redis last 1 log lines:",
+            "  1:M * Ready to accept connections tcp",
+        ],
         "exit_code": 1,
-    }  # fmt: skip
+    }
     stderr = result.stderr.splitlines()
     assert stderr[0] == "starting containers"  # progress, as status lines without a terminal
     assert stderr[stderr.index("error: redis unhealthy") :] == [
@@ -164,8 +184,13 @@ def test_down_keeps_data_and_stops_every_profile(cli, engine, env):
     healthy_stack(engine, env, kafka=True)
     result = cli("down", "--json", env=env)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["stopped"] == ["timescaledb", "redis", "mongodb", "kafka",
-                                                    "minio"]  # fmt: skip
+    assert json.loads(result.stdout)["stopped"] == [
+        "timescaledb",
+        "redis",
+        "mongodb",
+        "kafka",
+        "minio",
+    ]
     (down,) = engine.called("compose.down")
     assert down.kwargs["volumes"] is False and down.profiles == ["full"]
 
@@ -179,8 +204,10 @@ def test_down_volumes_refuses_without_a_terminal_unless_yes(cli, engine, env):
 
     done = cli("down", "--volumes", "--yes", "--json", env=env)
     assert done.exit_code == 0, done.output
-    assert json.loads(done.stdout)["deleted"] == ["macroinfra_minio-data",
-                                                  "macroinfra_timescaledb-data"]  # fmt: skip
+    assert json.loads(done.stdout)["deleted"] == [
+        "macroinfra_minio-data",
+        "macroinfra_timescaledb-data",
+    ]
     (down,) = engine.called("compose.down")
     assert down.kwargs["volumes"] is True
 
@@ -223,9 +250,17 @@ def test_status_env_prints_the_connection_variables_with_their_secrets(cli, env)
     assert result.exit_code == 0, result.output
     assert cli("status", "-o", "env", env=env).stdout == result.stdout
     values = dotenv_values(stream=io.StringIO(result.stdout))
-    assert list(values) == ["DATABASE_URL", "SQLALCHEMY_DATABASE_URL", "REDIS_URL", "MONGO_URL",
-                            "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                            "S3_BUCKET", "KAFKA_BOOTSTRAP_SERVERS"]  # fmt: skip
+    assert list(values) == [
+        "DATABASE_URL",
+        "SQLALCHEMY_DATABASE_URL",
+        "REDIS_URL",
+        "MONGO_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "S3_BUCKET",
+        "KAFKA_BOOTSTRAP_SERVERS",
+    ]
     where = f"macro_user:s3cr%25t%20p%27w@127.0.0.1:{env['POSTGRES_PORT']}/macro_trading"
     assert values["DATABASE_URL"] == f"postgresql://{where}"  # libpq's: psql, psycopg
     assert values["SQLALCHEMY_DATABASE_URL"] == f"postgresql+psycopg://{where}"
@@ -234,8 +269,11 @@ def test_status_env_prints_the_connection_variables_with_their_secrets(cli, env)
     # ... and a POSIX shell reads the same values.
     shell = subprocess.run(
         ["sh", "-c", 'eval "$(cat)"; printf "%s\\n" "$AWS_SECRET_ACCESS_KEY" "$MONGO_URL"'],
-        input=result.stdout, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        input=result.stdout,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert shell.stdout.splitlines() == [SECRET, values["MONGO_URL"]]
 
 
@@ -243,8 +281,9 @@ def test_status_env_database_urls_connect_with_psql_and_sqlalchemy(stack_cli):
     result = stack_cli("status", "--env")
     assert result.exit_code == 0, result.output
     values = dotenv_values(stream=io.StringIO(result.stdout))
-    psql = subprocess.run(["psql", values["DATABASE_URL"], "-tAc", "select 1"],
-                          capture_output=True, text=True)  # fmt: skip
+    psql = subprocess.run(
+        ["psql", values["DATABASE_URL"], "-tAc", "select 1"], capture_output=True, text=True
+    )
     assert (psql.returncode, psql.stdout.strip()) == (0, "1"), psql.stderr
     engine = sqlalchemy.create_engine(values["SQLALCHEMY_DATABASE_URL"])
     try:
@@ -266,8 +305,11 @@ def test_status_without_env_never_shows_a_secret(cli, engine, env):
     assert connection["SQLALCHEMY_DATABASE_URL"]["value"].startswith(
         "postgresql+psycopg://macro_user:***@"
     )
-    assert connection["AWS_SECRET_ACCESS_KEY"] == {"name": "AWS_SECRET_ACCESS_KEY",
-                                                   "value": "***", "secret": True}  # fmt: skip
+    assert connection["AWS_SECRET_ACCESS_KEY"] == {
+        "name": "AWS_SECRET_ACCESS_KEY",
+        "value": "***",
+        "secret": True,
+    }
     assert json.loads(doc.stdout)["stack"]["runtime"] == "compose"
 
 
@@ -297,13 +339,27 @@ def test_external_has_no_logs(cli):
 
 @pytest.mark.parametrize(
     "value",
-    ["plain", "with space", "it's", "back\\slash", "dollar$HOME", "brace${HOME}", "q\"uote",
-     "all'of$`\"\\them", ""],
-)  # fmt: skip
+    [
+        "plain",
+        "with space",
+        "it's",
+        "back\\slash",
+        "dollar$HOME",
+        "brace${HOME}",
+        'q"uote',
+        "all'of$`\"\\them",
+        "",
+    ],
+)
 def test_env_quoting_is_read_back_by_the_shell(value):
     line = f"V={env_quote(value)}\n"
-    shell = subprocess.run(["sh", "-c", 'eval "$(cat)"; printf "%s" "$V"'], input=line,
-                           capture_output=True, text=True, check=True)  # fmt: skip
+    shell = subprocess.run(
+        ["sh", "-c", 'eval "$(cat)"; printf "%s" "$V"'],
+        input=line,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert shell.stdout == value
     dotenv_can = "${" not in value and not ("'" in value and any(c in value for c in '$`"\\'))
     if dotenv_can:  # python-dotenv reads the same value
@@ -342,8 +398,9 @@ def test_local_logs_follow_yields_appended_lines(tmp_path):
 
 def test_local_restart_restarts_only_the_named_server():
     state = make_state_dir()
-    settings = load_settings(None, postgres_port=free_port(), redis_port=free_port(),
-                             state_dir=state, runtime="local")  # fmt: skip
+    settings = load_settings(
+        None, postgres_port=free_port(), redis_port=free_port(), state_dir=state, runtime="local"
+    )
     runtime = LocalRuntime(settings)
     try:
         runtime.up(timeout=60)

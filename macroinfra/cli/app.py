@@ -10,33 +10,41 @@ from typer.core import TyperGroup
 
 from macroinfra import __version__
 from macroinfra.cli import config, data, doctor, migrate, schema, seed, stack
-from macroinfra.cli.context import App
+from macroinfra.cli.context import Invocation
 from macroinfra.errors import MacroinfraError
 
 
-class Group(TyperGroup):
+class RootGroup(TyperGroup):
     """Maps the one exception family to a message and an exit code, for every command."""
 
     def invoke(self, ctx: Any) -> Any:
-        # With --json, a failure is a JSON document on stdout too, so `... --json | jq` works.
-        as_json = "--json" in [*ctx._protected_args, *ctx.args]
         try:
             return super().invoke(ctx)
-        except MacroinfraError as exc:
+        except Exception as raised:
+            from macroinfra.errors import from_driver_error
+
+            exc = raised if isinstance(raised, MacroinfraError) else from_driver_error(raised)
+            if exc is None:
+                raise
             from macroinfra.cli import render
 
             render.error(exc)
-            if as_json:
+            # With --json, a failure is a JSON document on stdout too, so `... --json | jq` works.
+            if ctx.obj is not None and ctx.obj.json_output:
                 render.emit_json(
-                    {"error": exc.message, "hint": exc.hint, "problems": exc.problems,
-                     "exit_code": exc.exit_code}
-                )  # fmt: skip
+                    {
+                        "error": exc.message,
+                        "hint": exc.hint,
+                        "problems": exc.problems,
+                        "exit_code": exc.exit_code,
+                    }
+                )
             raise typer.Exit(exc.exit_code) from None
 
 
 app = typer.Typer(
     name="macroinfra",
-    cls=Group,
+    cls=RootGroup,
     help="Run and trust a macro-trading research data stack.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # never print locals: they hold passwords
@@ -69,7 +77,7 @@ def root(
     ] = False,
 ) -> None:
     """Run and trust a macro-trading research data stack."""
-    ctx.obj = App(env_file)
+    ctx.obj = Invocation(env_file)
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from macroinfra.cache import Cache
     from macroinfra.db import Database
     from macroinfra.settings import Settings
 
 
-class App:
+class Invocation:
     def __init__(self, env_file: Path | None) -> None:
         self.env_file = env_file
+        self.json_output = False  # set by --json (and `-o json`): failures print JSON too
 
     @cached_property
     def settings(self) -> Settings:
@@ -34,19 +34,11 @@ class App:
 
         return Database(self.settings)
 
-    @cached_property
-    def cache(self) -> Cache:
-        from macroinfra.cache import Cache
-
-        return Cache(self.settings)
-
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.dispose()
-        if "cache" in self.__dict__:
-            self.cache.close()
 
 
-def get_app(ctx: typer.Context) -> App:
-    """The App the root callback made for this invocation."""
+def get_app(ctx: typer.Context) -> Invocation:
+    """The Invocation the root callback made for this invocation."""
     return ctx.find_root().obj

@@ -19,9 +19,10 @@ SeriesArgument = Annotated[
 ]
 SourceOption = Annotated[
     str | None,
-    typer.Option("--source", help="The data source, when the code exists in several.",
-                 show_default=False),
-]  # fmt: skip
+    typer.Option(
+        "--source", help="The data source, when the code exists in several.", show_default=False
+    ),
+]
 
 
 @app.command("asof")
@@ -50,28 +51,34 @@ def asof_(
 
 @app.command("first-release")
 def first_release(
-    ctx: typer.Context, series: SeriesArgument, *, source: SourceOption = None,
+    ctx: typer.Context,
+    series: SeriesArgument,
+    *,
+    source: SourceOption = None,
     as_json: JsonOption = False,
-) -> None:  # fmt: skip
+) -> None:
     """For each observation, the value as first published."""
     from macroinfra.cli import render
     from macroinfra.data import asof
 
-    render.emit(asof.first_release(get_app(ctx).db, series, source=source), as_json=as_json,
-                human=_human)  # fmt: skip
+    render.emit(
+        asof.first_release(get_app(ctx).db, series, source=source), as_json=as_json, human=_human
+    )
 
 
 @app.command("latest")
 def latest(
-    ctx: typer.Context, series: SeriesArgument, *, source: SourceOption = None,
+    ctx: typer.Context,
+    series: SeriesArgument,
+    *,
+    source: SourceOption = None,
     as_json: JsonOption = False,
-) -> None:  # fmt: skip
+) -> None:
     """For each observation, the latest revision stored."""
     from macroinfra.cli import render
     from macroinfra.data import asof
 
-    render.emit(asof.latest(get_app(ctx).db, series, source=source), as_json=as_json,
-                human=_human)  # fmt: skip
+    render.emit(asof.latest(get_app(ctx).db, series, source=source), as_json=as_json, human=_human)
 
 
 def _human(view: SeriesView) -> None:
@@ -89,13 +96,18 @@ def _human(view: SeriesView) -> None:
         render.line(f"{s.code}: no observation{released}")
         return
     unit = f", {s.unit}" if s.unit else ""
-    render.line(f"{s.code} ({s.source}): {s.name}{unit}; {what}: "
-                f"{len(view.observations)} observations")  # fmt: skip
+    render.line(
+        f"{s.code} ({s.source}): {s.name}{unit}; {what}: {len(view.observations)} observations"
+    )
     render.table(
         ["observation", "value", "revision", "released (UTC)"],
-        [(o.observation_date.isoformat(),
-          "" if o.value is None else format(o.value.normalize(), "f"),
-          o.revision_number,
-          o.release_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"))
-         for o in view.observations],
-    )  # fmt: skip
+        [
+            (
+                o.observation_date.isoformat(),
+                "" if o.value is None else format(o.value.normalize(), "f"),
+                o.revision_number,
+                o.release_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            )
+            for o in view.observations
+        ],
+    )

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from macroinfra.cli.context import get_app
-from macroinfra.cli.options import JsonOption, RuntimeOption
+from macroinfra.cli.options import (
+    JsonOption,
+    ProfileOption,
+    RuntimeOption,
+    ServicesArgument,
+    TimeoutOption,
+)
 
 if TYPE_CHECKING:
     from macroinfra.probes import Check, DoctorReport
@@ -20,12 +26,7 @@ GROUPS = {"service": None, "schema": "Schema against the declared spec:"}
 
 def doctor(
     ctx: typer.Context,
-    services: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Services to check (default: all the runtime provides).", show_default=False
-        ),
-    ] = None,
+    services: ServicesArgument = None,
     *,
     strict: Annotated[
         bool,
@@ -34,24 +35,9 @@ def doctor(
             help="Also check the schema against the declared spec, and fail on warnings.",
         ),
     ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout",
-            min=0.1,
-            max=600,
-            show_default=False,
-            help="Seconds the whole command may take, start-up and exit included "
-            "(default: MACROINFRA_PROBE_TIMEOUT, 5).",
-        ),
-    ] = None,
+    timeout: TimeoutOption = None,
     runtime: RuntimeOption = None,
-    profile: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--profile", help="Compose profiles in use ('full' adds Kafka).", show_default=False
-        ),
-    ] = None,
+    profile: ProfileOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check every service answers and accepts the credentials; exit 1 if a check fails."""
@@ -60,11 +46,11 @@ def doctor(
 
     report = run_doctor(
         get_app(ctx).settings,
-        services or [],
+        [str(s) for s in services or []],
         strict=strict,
         timeout=timeout,
         runtime=runtime,
-        profiles=profile or [],
+        profiles=[str(p) for p in profile or []],
     )
     render.emit(report, as_json=as_json, human=_human)
     if not report.ok:

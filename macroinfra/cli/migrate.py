@@ -36,8 +36,10 @@ def _human_result(result) -> None:  # type: ignore[no-untyped-def]
     for note in result.notes:
         render.warn(note)
     if result.changed:
-        render.line(f"migrated {result.before or 'empty'} -> {result.after or 'empty'} "
-                    f"({', '.join(result.applied)})")  # fmt: skip
+        render.line(
+            f"migrated {result.before or 'empty'} -> {result.after or 'empty'} "
+            f"({', '.join(result.applied)})"
+        )
     elif result.waited_for_lock:
         render.line(f"another migration ran meanwhile; already at {result.after}")
     else:
@@ -74,10 +76,12 @@ def history(*, as_json: JsonOption = False) -> None:
         as_json=as_json,
         human=lambda revs: render.table(
             ["revision", "down", "message"],
-            [(r.revision + (" (head)" if r.is_head else ""), r.down_revision or "-", r.message)
-             for r in revs],
+            [
+                (r.revision + (" (head)" if r.is_head else ""), r.down_revision or "-", r.message)
+                for r in revs
+            ],
         ),
-    )  # fmt: skip
+    )
 
 
 @app.command()
@@ -97,8 +101,11 @@ def down(
 
     migrations.check_target(to)
     target = "one revision" if to == "-1" else f"revision {to}"
-    confirm(f"Migrate down to {target}? Tables and their data will be dropped.", yes=yes,
-            what="migrate down")  # fmt: skip
+    confirm(
+        f"Migrate down to {target}? Tables and their data will be dropped.",
+        yes=yes,
+        what="migrate down",
+    )
     result = migrations.downgrade(get_app(ctx).db, to)
     render.emit(result, as_json=as_json, human=_human_result)
 

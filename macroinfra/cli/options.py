@@ -1,4 +1,8 @@
-"""Options shared by several commands, declared once, and the confirmation rule."""
+"""Options shared by several commands, declared once, and the confirmation rule.
+
+Names of services, profiles and runtimes are the enums of `macroinfra.services`, so `--help`
+lists them, completion offers them, and a wrong one exits 2 from Typer before anything runs.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +12,58 @@ from typing import Annotated
 import typer
 
 from macroinfra.errors import OperationError, UsageError
+from macroinfra.services import Profile, RuntimeName, ServiceName
+
+
+def _json_requested(ctx: typer.Context, value: bool) -> bool:
+    """Tell the per-run object that output is JSON, so a failure is a JSON document too."""
+    if value and ctx.find_root().obj is not None:
+        ctx.find_root().obj.json_output = True
+    return value
+
 
 JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print exactly one JSON document to stdout.")
+    bool,
+    typer.Option(
+        "--json", help="Print exactly one JSON document to stdout.", callback=_json_requested
+    ),
 ]
 YesOption = Annotated[
     bool,
     typer.Option("--yes", "-y", help="Do not ask for confirmation (required without a terminal)."),
 ]
 RuntimeOption = Annotated[
-    str | None,
+    RuntimeName | None,
     typer.Option(
         "--runtime",
-        help="Where services run: auto, compose, local or external (default: MACROINFRA_RUNTIME).",
+        help="Where services run (default: MACROINFRA_RUNTIME, else auto).",
         show_default=False,
     ),
 ]
+ServicesArgument = Annotated[
+    list[ServiceName] | None,
+    typer.Argument(
+        help="Services to act on (default: all the runtime provides).", show_default=False
+    ),
+]
+ProfileOption = Annotated[
+    list[Profile] | None,
+    typer.Option(
+        "--profile", help="Compose profiles in use: full (adds kafka).", show_default=False
+    ),
+]
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        min=0.1,
+        max=3600,
+        show_default=False,
+        help="Seconds the command may spend waiting for the services "
+        "(default: 120 for up and restart, MACROINFRA_PROBE_TIMEOUT (5) for doctor).",
+    ),
+]
+WAIT_TIMEOUT_S = 120.0  # up and restart, when --timeout is not given
 
 
 def confirm(question: str, *, yes: bool, what: str) -> None:

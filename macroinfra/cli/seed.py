@@ -43,8 +43,13 @@ def demo(
     from macroinfra.data.demo import seed_demo
 
     with render.progress("seeding the demo data") as say:
-        result = seed_demo(get_app(ctx).db, years=years, instruments=instruments,
-                           end=end.date() if end else None, progress=say)  # fmt: skip
+        result = seed_demo(
+            get_app(ctx).db,
+            years=years,
+            instruments=instruments,
+            end=end.date() if end else None,
+            progress=say,
+        )
     render.emit(result, as_json=as_json, human=_human)
 
 
@@ -53,11 +58,14 @@ def _human(result: SeedResult) -> None:
 
     render.table(
         ["table", "offered", "inserted", "skipped", "seconds"],
-        [(r.table, f"{r.offered:,}", f"{r.inserted:,}", f"{r.skipped:,}", f"{r.seconds:.2f}")
-         for r in result.loads],
+        [
+            (r.table, f"{r.offered:,}", f"{r.inserted:,}", f"{r.skipped:,}", f"{r.seconds:.2f}")
+            for r in result.loads
+        ],
         title=f"demo data {result.start} to {result.end}, {result.instruments} instruments",
-    )  # fmt: skip
-    render.line(f"inserted {result.inserted:,} of {result.offered:,} rows "
-                f"in {result.seconds:.1f} s")  # fmt: skip
+    )
+    render.line(
+        f"inserted {result.inserted:,} of {result.offered:,} rows in {result.seconds:.1f} s"
+    )
     if result.compressed_chunks is not None:
         render.line(f"compressed chunks due for compression: {result.compressed_chunks}")

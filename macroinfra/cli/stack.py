@@ -8,20 +8,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from macroinfra.cli.context import get_app
-from macroinfra.cli.options import JsonOption, RuntimeOption, YesOption
+from macroinfra.cli.options import (
+    WAIT_TIMEOUT_S,
+    JsonOption,
+    ProfileOption,
+    RuntimeOption,
+    ServicesArgument,
+    TimeoutOption,
+    YesOption,
+)
+from macroinfra.services import ServiceName
 
 if TYPE_CHECKING:
     from macroinfra.runtime.base import ConnectionVariable, Selection, StackResult, StackStatus
-
-ServicesArgument = Annotated[
-    list[str] | None,
-    typer.Argument(help="Services to act on (default: all the runtime provides).",
-                   show_default=False),
-]  # fmt: skip
-TimeoutOption = Annotated[
-    float,
-    typer.Option("--timeout", min=1, help="Seconds to wait for the services to be ready."),
-]
 
 
 def _select(ctx: typer.Context, runtime: str | None) -> Selection:
@@ -35,20 +34,18 @@ def _select(ctx: typer.Context, runtime: str | None) -> Selection:
     return selection
 
 
+def _names(values: list[str] | None) -> list[str]:
+    """Typer's enum choices as plain names."""
+    return [str(v) for v in values or []]
+
+
 def up(
     ctx: typer.Context,
     services: ServicesArgument = None,
     *,
-    profile: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--profile",
-            help="Also start this profile's services: full (adds kafka).",
-            show_default=False,
-        ),
-    ] = None,
+    profile: ProfileOption = None,
     runtime: RuntimeOption = None,
-    timeout: TimeoutOption = 120.0,
+    timeout: TimeoutOption = None,
     no_wait: Annotated[
         bool,
         typer.Option(
@@ -60,14 +57,15 @@ def up(
 ) -> None:
     """Start the stack and wait until every service accepts clients. Idempotent."""
     from macroinfra.cli import render
-    from macroinfra.runtime.base import validate_profiles, validate_services
 
-    names = validate_services(services or [])
-    profiles = validate_profiles(profile or [])
     selection = _select(ctx, runtime)
     with render.progress("starting services") as say:
         result = selection.runtime.up(
-            names, timeout=timeout, progress=say, profiles=profiles, wait=not no_wait
+            _names(services),
+            timeout=timeout or WAIT_TIMEOUT_S,
+            progress=say,
+            profiles=_names(profile),
+            wait=not no_wait,
         )
     render.emit(result, as_json=as_json, human=_human)
 
@@ -91,8 +89,11 @@ def down(
         doomed = selection.runtime.volumes()
         if doomed:
             listing = "\n".join(f"  {v}" for v in doomed)
-            confirm(f"Delete these, with all their data?\n{listing}\n", yes=yes,
-                    what="delete data volumes")  # fmt: skip
+            confirm(
+                f"Delete these, with all their data?\n{listing}\n",
+                yes=yes,
+                what="delete data volumes",
+            )
     with render.progress("stopping services"):
         result = selection.runtime.down(volumes=volumes)
     render.emit(result, as_json=as_json, human=_human)
@@ -109,7 +110,7 @@ def ps(ctx: typer.Context, *, runtime: RuntimeOption = None, as_json: JsonOption
 def logs(
     ctx: typer.Context,
     service: Annotated[
-        str | None,
+        ServiceName | None,
         typer.Argument(help="The service (default: every one).", show_default=False),
     ] = None,
     *,
@@ -121,14 +122,13 @@ def logs(
         typer.Option(
             "--tail", "-n", min=0, help="Only the last N lines of each service.", show_default=False
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     runtime: RuntimeOption = None,
 ) -> None:
     """A service's log lines (or every service's)."""
-    from macroinfra.runtime.base import validate_services
-
-    validate_services([service] if service else [])
-    lines = _select(ctx, runtime).runtime.logs(service, follow=follow, tail=tail)
+    lines = _select(ctx, runtime).runtime.logs(
+        str(service) if service else None, follow=follow, tail=tail
+    )
     try:
         for line in lines:
             typer.echo(line)
@@ -141,17 +141,17 @@ def restart(
     services: ServicesArgument = None,
     *,
     runtime: RuntimeOption = None,
-    timeout: TimeoutOption = 120.0,
+    timeout: TimeoutOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Restart services (default: every one created) and wait until they are ready."""
     from macroinfra.cli import render
-    from macroinfra.runtime.base import validate_services
 
-    names = validate_services(services or [])
     selection = _select(ctx, runtime)
     with render.progress("restarting services") as say:
-        result = selection.runtime.restart(names, timeout=timeout, progress=say)
+        result = selection.runtime.restart(
+            _names(services), timeout=timeout or WAIT_TIMEOUT_S, progress=say
+        )
     render.emit(result, as_json=as_json, human=_human)
 
 
@@ -176,7 +176,7 @@ def status(
             "their secrets, as NAME=value lines for a notebook or `eval`).",
             show_default=False,
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     runtime: RuntimeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -228,17 +228,23 @@ def _human(result: StackResult) -> None:
 
     if result.message:
         render.status(result.message)
-    for verb, names in (("started", result.started), ("already running", result.already_running),
-                        ("restarted", result.restarted), ("stopped", result.stopped),
-                        ("deleted", result.deleted)):  # fmt: skip
+    for verb, names in (
+        ("started", result.started),
+        ("already running", result.already_running),
+        ("restarted", result.restarted),
+        ("stopped", result.stopped),
+        ("deleted", result.deleted),
+    ):
         if names:
             render.status(f"{verb}: {', '.join(names)}")
     render.table(
         ["service", "state", "health", "ports", "detail"],
-        [(s.name, s.state, s.health or "", ", ".join(s.ports), s.detail or "")
-         for s in result.services],
+        [
+            (s.name, s.state, s.health or "", ", ".join(s.ports), s.detail or "")
+            for s in result.services
+        ],
         title=f"runtime: {result.runtime}",
-    )  # fmt: skip
+    )
 
 
 def _human_status(status: StackStatus) -> None:

@@ -69,6 +69,7 @@ def database_error(exc: Exception, doing: str) -> OperationError:
     where = _COPY_CONTEXT.search(context)
     message = f"{doing} failed: {primary}"
     if where:  # COPY counts lines from 1, one line per row
-        message += f" (row {where['row']}" + (f", column {where['column']})"
-                                              if where["column"] else ")")  # fmt: skip
+        message += f" (row {where['row']}" + (
+            f", column {where['column']})" if where["column"] else ")"
+        )
     return OperationError(message, hint=(diag.message_detail if diag else None) or None)

@@ -86,9 +86,14 @@ def resolve_series(target: Target, series: int | str, *, source: str | None = No
 
 
 def as_of(
-    target: Target, series: int | str, at: datetime, *, source: str | None = None,
-    start: date | None = None, end: date | None = None,
-) -> SeriesView:  # fmt: skip
+    target: Target,
+    series: int | str,
+    at: datetime,
+    *,
+    source: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> SeriesView:
     """For each observation (between start and end, inclusive), the latest revision released
     at or before `at`. `at` must be timezone-aware."""
     require_aware(at)
@@ -96,25 +101,37 @@ def as_of(
 
 
 def first_release(
-    target: Target, series: int | str, *, source: str | None = None,
-    start: date | None = None, end: date | None = None,
-) -> SeriesView:  # fmt: skip
+    target: Target,
+    series: int | str,
+    *,
+    source: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> SeriesView:
     """For each observation, the value as first published (the lowest revision_number)."""
     return _view(target, series, "first_release", None, source, start, end)
 
 
 def latest(
-    target: Target, series: int | str, *, source: str | None = None,
-    start: date | None = None, end: date | None = None,
-) -> SeriesView:  # fmt: skip
+    target: Target,
+    series: int | str,
+    *,
+    source: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> SeriesView:
     """For each observation, the latest revision stored (the highest revision_number)."""
     return _view(target, series, "latest", None, source, start, end)
 
 
 def explain(
-    target: Target, series_id: int, view: View = "as_of", at: datetime | None = None,
-    *, analyze: bool = False,
-) -> list[str]:  # fmt: skip
+    target: Target,
+    series_id: int,
+    view: View = "as_of",
+    at: datetime | None = None,
+    *,
+    analyze: bool = False,
+) -> list[str]:
     """The query plan of a view (EXPLAIN, or EXPLAIN ANALYZE), one line per entry."""
     from psycopg import sql
 
@@ -133,9 +150,14 @@ def explain(
 
 
 def _view(
-    target: Target, series: int | str, view: View, at: datetime | None, source: str | None,
-    start: date | None, end: date | None,
-) -> SeriesView:  # fmt: skip
+    target: Target,
+    series: int | str,
+    view: View,
+    at: datetime | None,
+    source: str | None,
+    start: date | None,
+    end: date | None,
+) -> SeriesView:
     import psycopg
 
     with driver_connection(target) as conn:

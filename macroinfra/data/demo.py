@@ -177,50 +177,119 @@ class _Instrument:
     volume: int | None  # typical daily volume; None for OTC markets
 
     def row(self) -> dict[str, Any]:
-        return {"ticker": self.ticker, "name": self.name, "asset_class": self.asset_class,
-                "country": self.country, "currency": self.currency, "exchange": self.exchange,
-                "is_active": True}  # fmt: skip
+        return {
+            "ticker": self.ticker,
+            "name": self.name,
+            "asset_class": self.asset_class,
+            "country": self.country,
+            "currency": self.currency,
+            "exchange": self.exchange,
+            "is_active": True,
+        }
 
 
 # ticker, name, asset class, country, currency, exchange, level, volatility, decimals, volume
-_INSTRUMENTS = tuple(_Instrument(*fields) for fields in (
-    ("EURUSD", "Euro / US dollar", "fx", "EA", "USD", None, 1.12, 0.08, 5, None),
-    ("USDJPY", "US dollar / Japanese yen", "fx", "JP", "JPY", None, 115.0, 0.09, 3, None),
-    ("SPX", "S&P 500 index", "equity", "US", "USD", "CBOE", 3200.0, 0.18, 2, 2_500_000_000),
-    ("TY1", "US 10-year Treasury note future", "rates", "US", "USD", "CBOT", 128.0, 0.05, 4,
-     1_400_000),
-    ("XAUUSD", "Gold spot", "commodity", "GLOBAL", "USD", None, 1600.0, 0.15, 2, None),
-    ("CL1", "WTI crude oil future", "commodity", "GLOBAL", "USD", "NYMEX", 65.0, 0.35, 2,
-     350_000),
-    ("GBPUSD", "British pound / US dollar", "fx", "GB", "USD", None, 1.35, 0.09, 5, None),
-    ("SX5E", "Euro Stoxx 50 index", "equity", "EA", "EUR", "EUREX", 3500.0, 0.20, 2, 1_000_000),
-    ("NKY", "Nikkei 225 index", "equity", "JP", "JPY", "OSE", 24000.0, 0.21, 2, 900_000),
-    ("RX1", "Euro-Bund future", "rates", "DE", "EUR", "EUREX", 160.0, 0.05, 2, 700_000),
-    ("AUDUSD", "Australian dollar / US dollar", "fx", "AU", "USD", None, 0.74, 0.11, 5, None),
-    ("USDCAD", "US dollar / Canadian dollar", "fx", "CA", "CAD", None, 1.30, 0.07, 5, None),
-    ("USDCHF", "US dollar / Swiss franc", "fx", "CH", "CHF", None, 0.95, 0.08, 5, None),
-    ("USDBRL", "US dollar / Brazilian real", "fx", "BR", "BRL", None, 4.6, 0.16, 4, None),
-    ("USDMXN", "US dollar / Mexican peso", "fx", "MX", "MXN", None, 19.0, 0.13, 4, None),
-    ("NDX", "Nasdaq 100 index", "equity", "US", "USD", "NASDAQ", 11000.0, 0.23, 2,
-     1_800_000_000),
-    ("UKX", "FTSE 100 index", "equity", "GB", "GBP", "LSE", 7000.0, 0.16, 2, 700_000_000),
-    ("HG1", "Copper future", "commodity", "GLOBAL", "USD", "COMEX", 3.2, 0.22, 4, 90_000),
-    ("CDXIG", "CDX North America Investment Grade 5Y", "credit", "US", "USD", None, 65.0, 0.30,
-     3, None),
-    ("BTCUSD", "Bitcoin / US dollar", "crypto", "GLOBAL", "USD", None, 20000.0, 0.70, 2, 30_000),
-    ("VIX", "CBOE volatility index", "volatility", "US", "USD", "CBOE", 18.0, 0.85, 2, None),
-))  # fmt: skip
+_INSTRUMENTS = tuple(
+    _Instrument(*fields)
+    for fields in (
+        ("EURUSD", "Euro / US dollar", "fx", "EA", "USD", None, 1.12, 0.08, 5, None),
+        ("USDJPY", "US dollar / Japanese yen", "fx", "JP", "JPY", None, 115.0, 0.09, 3, None),
+        ("SPX", "S&P 500 index", "equity", "US", "USD", "CBOE", 3200.0, 0.18, 2, 2_500_000_000),
+        (
+            "TY1",
+            "US 10-year Treasury note future",
+            "rates",
+            "US",
+            "USD",
+            "CBOT",
+            128.0,
+            0.05,
+            4,
+            1_400_000,
+        ),
+        ("XAUUSD", "Gold spot", "commodity", "GLOBAL", "USD", None, 1600.0, 0.15, 2, None),
+        (
+            "CL1",
+            "WTI crude oil future",
+            "commodity",
+            "GLOBAL",
+            "USD",
+            "NYMEX",
+            65.0,
+            0.35,
+            2,
+            350_000,
+        ),
+        ("GBPUSD", "British pound / US dollar", "fx", "GB", "USD", None, 1.35, 0.09, 5, None),
+        ("SX5E", "Euro Stoxx 50 index", "equity", "EA", "EUR", "EUREX", 3500.0, 0.20, 2, 1_000_000),
+        ("NKY", "Nikkei 225 index", "equity", "JP", "JPY", "OSE", 24000.0, 0.21, 2, 900_000),
+        ("RX1", "Euro-Bund future", "rates", "DE", "EUR", "EUREX", 160.0, 0.05, 2, 700_000),
+        ("AUDUSD", "Australian dollar / US dollar", "fx", "AU", "USD", None, 0.74, 0.11, 5, None),
+        ("USDCAD", "US dollar / Canadian dollar", "fx", "CA", "CAD", None, 1.30, 0.07, 5, None),
+        ("USDCHF", "US dollar / Swiss franc", "fx", "CH", "CHF", None, 0.95, 0.08, 5, None),
+        ("USDBRL", "US dollar / Brazilian real", "fx", "BR", "BRL", None, 4.6, 0.16, 4, None),
+        ("USDMXN", "US dollar / Mexican peso", "fx", "MX", "MXN", None, 19.0, 0.13, 4, None),
+        (
+            "NDX",
+            "Nasdaq 100 index",
+            "equity",
+            "US",
+            "USD",
+            "NASDAQ",
+            11000.0,
+            0.23,
+            2,
+            1_800_000_000,
+        ),
+        ("UKX", "FTSE 100 index", "equity", "GB", "GBP", "LSE", 7000.0, 0.16, 2, 700_000_000),
+        ("HG1", "Copper future", "commodity", "GLOBAL", "USD", "COMEX", 3.2, 0.22, 4, 90_000),
+        (
+            "CDXIG",
+            "CDX North America Investment Grade 5Y",
+            "credit",
+            "US",
+            "USD",
+            None,
+            65.0,
+            0.30,
+            3,
+            None,
+        ),
+        (
+            "BTCUSD",
+            "Bitcoin / US dollar",
+            "crypto",
+            "GLOBAL",
+            "USD",
+            None,
+            20000.0,
+            0.70,
+            2,
+            30_000,
+        ),
+        ("VIX", "CBOE volatility index", "volatility", "US", "USD", "CBOE", 18.0, 0.85, 2, None),
+    )
+)
 
 
 def _instruments(count: int) -> list[_Instrument]:
     chosen = list(_INSTRUMENTS[:count])
     for n in range(len(chosen) + 1, count + 1):  # invented equities beyond the catalogue
         rng = random.Random(f"demo-instrument:{n}")
-        chosen.append(_Instrument(
-            f"DEMO{n:03d}", f"Demo equity {n:03d}", "equity", "US", "USD", "DEMO",
-            round(rng.uniform(20, 400), 2), round(rng.uniform(0.2, 0.45), 2), 2,
-            rng.randrange(200_000, 20_000_000),
-        ))  # fmt: skip
+        chosen.append(
+            _Instrument(
+                f"DEMO{n:03d}",
+                f"Demo equity {n:03d}",
+                "equity",
+                "US",
+                "USD",
+                "DEMO",
+                round(rng.uniform(20, 400), 2),
+                round(rng.uniform(0.2, 0.45), 2),
+                2,
+                rng.randrange(200_000, 20_000_000),
+            )
+        )
     return chosen
 
 
@@ -247,10 +316,16 @@ class _Series:
     weekday: int = 2  # weekly series: day of the week
 
     def metadata_row(self, source_id: int) -> dict[str, Any]:
-        return {"source_id": source_id, "series_code": self.code, "name": self.name,
-                "frequency": self.frequency, "country": self.country, "unit": self.unit,
-                "seasonal_adjustment": self.seasonal_adjustment,
-                "description": f"Synthetic demo series ({self.table})"}  # fmt: skip
+        return {
+            "source_id": source_id,
+            "series_code": self.code,
+            "name": self.name,
+            "frequency": self.frequency,
+            "country": self.country,
+            "unit": self.unit,
+            "seasonal_adjustment": self.seasonal_adjustment,
+            "description": f"Synthetic demo series ({self.table})",
+        }
 
 
 def _month_end(period: date) -> date:
@@ -274,66 +349,371 @@ def _quarter_release(days: int) -> Callable[[date], datetime]:
 
 
 _MACRO = (
-    _Series("US_CPI", "US consumer price index, all urban consumers", "monthly", "US",
-            "index 1982-84=100", "SA", "level", 0.0021, 0.0022, 3, 128.0,
-            _days_after_month(12, 12, 30), (), (2, 10, 5), 0.0008),
-    _Series("US_CORE_PCE", "US core PCE price index", "monthly", "US", "index 2017=100",
-            "SA", "level", 0.0018, 0.0012, 3, 58.0, _days_after_month(29, 12, 30), (30, 60),
-            (7, 28, 3), 0.0006),
-    _Series("US_NFP", "US nonfarm payrolls, monthly change", "monthly", "US", "thousands",
-            "SA", "change", 140.0, 110.0, 0, 0.0, _first_friday_after(12, 30), (28, 56),
-            (2, 5, 2), 45.0),
-    _Series("US_UNRATE", "US unemployment rate", "monthly", "US", "percent", "SA", "rate",
-            5.5, 0.14, 1, 5.4, _first_friday_after(12, 30), (), (1, 8, 5), 0.05),
-    _Series("US_RETAIL_SALES", "US retail sales, monthly change", "monthly", "US", "percent",
-            "SA", "change", 0.35, 0.8, 1, 0.0, _days_after_month(15, 12, 30), (30, 60),
-            (4, 25, 3), 0.3),
-    _Series("US_INDPRO", "US industrial production index", "monthly", "US", "index 2017=100",
-            "SA", "level", 0.0015, 0.006, 2, 60.0, _days_after_month(16, 13, 15), (30, 60, 90),
-            (3, 28, 3), 0.003),
-    _Series("US_GDP", "US real GDP growth, annualised", "quarterly", "US", "percent", "SAAR",
-            "change", 2.3, 2.0, 1, 0.0, _quarter_release(28), (30, 60), (9, 26, 3), 0.6),
-    _Series("US_FEDFUNDS", "US effective federal funds rate, monthly average", "monthly",
-            "US", "percent", None, "rate", 3.0, 0.25, 2, 8.0, _days_after_month(1, 15), ()),
-    _Series("EA_HICP", "Euro area HICP inflation, year on year", "monthly", "EA", "percent",
-            "NSA", "rate", 2.0, 0.25, 1, 2.5, _days_after_month(0, 9), (17,), None, 0.1),
-    _Series("GB_CPI", "UK CPI inflation, year on year", "monthly", "GB", "percent", "NSA",
-            "rate", 2.2, 0.3, 1, 3.5, _days_after_month(17, 6), ()),
-    _Series("JP_CPI", "Japan core CPI inflation, year on year", "monthly", "JP", "percent",
-            "NSA", "rate", 0.5, 0.2, 1, 1.5, _days_after_month(19, 23, 30), ()),
-    _Series("CN_PMI", "China manufacturing PMI", "monthly", "CN", "index", "SA", "rate", 50.5,
-            0.9, 1, 51.0, _days_after_month(0, 1), ()),
-)  # fmt: skip
+    _Series(
+        "US_CPI",
+        "US consumer price index, all urban consumers",
+        "monthly",
+        "US",
+        "index 1982-84=100",
+        "SA",
+        "level",
+        0.0021,
+        0.0022,
+        3,
+        128.0,
+        _days_after_month(12, 12, 30),
+        (),
+        (2, 10, 5),
+        0.0008,
+    ),
+    _Series(
+        "US_CORE_PCE",
+        "US core PCE price index",
+        "monthly",
+        "US",
+        "index 2017=100",
+        "SA",
+        "level",
+        0.0018,
+        0.0012,
+        3,
+        58.0,
+        _days_after_month(29, 12, 30),
+        (30, 60),
+        (7, 28, 3),
+        0.0006,
+    ),
+    _Series(
+        "US_NFP",
+        "US nonfarm payrolls, monthly change",
+        "monthly",
+        "US",
+        "thousands",
+        "SA",
+        "change",
+        140.0,
+        110.0,
+        0,
+        0.0,
+        _first_friday_after(12, 30),
+        (28, 56),
+        (2, 5, 2),
+        45.0,
+    ),
+    _Series(
+        "US_UNRATE",
+        "US unemployment rate",
+        "monthly",
+        "US",
+        "percent",
+        "SA",
+        "rate",
+        5.5,
+        0.14,
+        1,
+        5.4,
+        _first_friday_after(12, 30),
+        (),
+        (1, 8, 5),
+        0.05,
+    ),
+    _Series(
+        "US_RETAIL_SALES",
+        "US retail sales, monthly change",
+        "monthly",
+        "US",
+        "percent",
+        "SA",
+        "change",
+        0.35,
+        0.8,
+        1,
+        0.0,
+        _days_after_month(15, 12, 30),
+        (30, 60),
+        (4, 25, 3),
+        0.3,
+    ),
+    _Series(
+        "US_INDPRO",
+        "US industrial production index",
+        "monthly",
+        "US",
+        "index 2017=100",
+        "SA",
+        "level",
+        0.0015,
+        0.006,
+        2,
+        60.0,
+        _days_after_month(16, 13, 15),
+        (30, 60, 90),
+        (3, 28, 3),
+        0.003,
+    ),
+    _Series(
+        "US_GDP",
+        "US real GDP growth, annualised",
+        "quarterly",
+        "US",
+        "percent",
+        "SAAR",
+        "change",
+        2.3,
+        2.0,
+        1,
+        0.0,
+        _quarter_release(28),
+        (30, 60),
+        (9, 26, 3),
+        0.6,
+    ),
+    _Series(
+        "US_FEDFUNDS",
+        "US effective federal funds rate, monthly average",
+        "monthly",
+        "US",
+        "percent",
+        None,
+        "rate",
+        3.0,
+        0.25,
+        2,
+        8.0,
+        _days_after_month(1, 15),
+        (),
+    ),
+    _Series(
+        "EA_HICP",
+        "Euro area HICP inflation, year on year",
+        "monthly",
+        "EA",
+        "percent",
+        "NSA",
+        "rate",
+        2.0,
+        0.25,
+        1,
+        2.5,
+        _days_after_month(0, 9),
+        (17,),
+        None,
+        0.1,
+    ),
+    _Series(
+        "GB_CPI",
+        "UK CPI inflation, year on year",
+        "monthly",
+        "GB",
+        "percent",
+        "NSA",
+        "rate",
+        2.2,
+        0.3,
+        1,
+        3.5,
+        _days_after_month(17, 6),
+        (),
+    ),
+    _Series(
+        "JP_CPI",
+        "Japan core CPI inflation, year on year",
+        "monthly",
+        "JP",
+        "percent",
+        "NSA",
+        "rate",
+        0.5,
+        0.2,
+        1,
+        1.5,
+        _days_after_month(19, 23, 30),
+        (),
+    ),
+    _Series(
+        "CN_PMI",
+        "China manufacturing PMI",
+        "monthly",
+        "CN",
+        "index",
+        "SA",
+        "rate",
+        50.5,
+        0.9,
+        1,
+        51.0,
+        _days_after_month(0, 1),
+        (),
+    ),
+)
 
 _FLOWS = (
-    _Series("US_EQUITY_ETF_FLOWS", "US equity ETF net flows", "weekly", "US", "USD mn", None,
-            "change", 2000.0, 6000.0, 1, table="flow_data", kind="etf"),
-    _Series("EM_BOND_FUND_FLOWS", "EM bond fund net flows", "weekly", "GLOBAL", "USD mn", None,
-            "change", 100.0, 1500.0, 1, table="flow_data", kind="fund"),
-    _Series("CFTC_EUR_NET_SPEC", "CFTC euro futures, speculative net position", "weekly",
-            "US", "contracts", None, "rate", 40000.0, 9000.0, 0, 20000.0, table="flow_data",
-            kind="cftc_positioning", weekday=1),
-    _Series("US_TIC_PORTFOLIO_DEBT", "Foreign net purchases of US long-term debt", "monthly",
-            "US", "USD bn", None, "change", 40.0, 60.0, 1, table="flow_data",
-            kind="portfolio_debt"),
-    _Series("CN_FDI", "China inward foreign direct investment", "monthly", "CN", "USD bn",
-            None, "rate", 12.0, 1.5, 2, 10.0, table="flow_data", kind="fdi"),
-)  # fmt: skip
+    _Series(
+        "US_EQUITY_ETF_FLOWS",
+        "US equity ETF net flows",
+        "weekly",
+        "US",
+        "USD mn",
+        None,
+        "change",
+        2000.0,
+        6000.0,
+        1,
+        table="flow_data",
+        kind="etf",
+    ),
+    _Series(
+        "EM_BOND_FUND_FLOWS",
+        "EM bond fund net flows",
+        "weekly",
+        "GLOBAL",
+        "USD mn",
+        None,
+        "change",
+        100.0,
+        1500.0,
+        1,
+        table="flow_data",
+        kind="fund",
+    ),
+    _Series(
+        "CFTC_EUR_NET_SPEC",
+        "CFTC euro futures, speculative net position",
+        "weekly",
+        "US",
+        "contracts",
+        None,
+        "rate",
+        40000.0,
+        9000.0,
+        0,
+        20000.0,
+        table="flow_data",
+        kind="cftc_positioning",
+        weekday=1,
+    ),
+    _Series(
+        "US_TIC_PORTFOLIO_DEBT",
+        "Foreign net purchases of US long-term debt",
+        "monthly",
+        "US",
+        "USD bn",
+        None,
+        "change",
+        40.0,
+        60.0,
+        1,
+        table="flow_data",
+        kind="portfolio_debt",
+    ),
+    _Series(
+        "CN_FDI",
+        "China inward foreign direct investment",
+        "monthly",
+        "CN",
+        "USD bn",
+        None,
+        "rate",
+        12.0,
+        1.5,
+        2,
+        10.0,
+        table="flow_data",
+        kind="fdi",
+    ),
+)
 
 _FISCAL = (
-    _Series("US_FED_DEFICIT", "US federal deficit, monthly", "monthly", "US", "USD bn", None,
-            "change", 110.0, 90.0, 1, table="fiscal_data", kind="deficit"),
-    _Series("US_PUBLIC_DEBT", "US total public debt outstanding", "monthly", "US", "USD bn",
-            None, "level", 0.006, 0.004, 1, 3200.0, table="fiscal_data", kind="debt"),
-    _Series("US_TSY_ISSUANCE", "US Treasury gross coupon issuance", "monthly", "US", "USD bn",
-            None, "rate", 380.0, 45.0, 1, 150.0, table="fiscal_data", kind="issuance"),
-    _Series("US_FED_RECEIPTS", "US federal receipts, monthly", "monthly", "US", "USD bn", None,
-            "level", 0.004, 0.05, 1, 85.0, table="fiscal_data", kind="revenue"),
-    _Series("US_FED_OUTLAYS", "US federal outlays, monthly", "monthly", "US", "USD bn", None,
-            "level", 0.0045, 0.04, 1, 105.0, table="fiscal_data", kind="spending"),
-    _Series("US_TGA_BALANCE", "US Treasury General Account balance", "weekly", "US", "USD bn",
-            None, "rate", 500.0, 60.0, 1, 40.0, table="fiscal_data", kind="tga_balance"),
-)  # fmt: skip
+    _Series(
+        "US_FED_DEFICIT",
+        "US federal deficit, monthly",
+        "monthly",
+        "US",
+        "USD bn",
+        None,
+        "change",
+        110.0,
+        90.0,
+        1,
+        table="fiscal_data",
+        kind="deficit",
+    ),
+    _Series(
+        "US_PUBLIC_DEBT",
+        "US total public debt outstanding",
+        "monthly",
+        "US",
+        "USD bn",
+        None,
+        "level",
+        0.006,
+        0.004,
+        1,
+        3200.0,
+        table="fiscal_data",
+        kind="debt",
+    ),
+    _Series(
+        "US_TSY_ISSUANCE",
+        "US Treasury gross coupon issuance",
+        "monthly",
+        "US",
+        "USD bn",
+        None,
+        "rate",
+        380.0,
+        45.0,
+        1,
+        150.0,
+        table="fiscal_data",
+        kind="issuance",
+    ),
+    _Series(
+        "US_FED_RECEIPTS",
+        "US federal receipts, monthly",
+        "monthly",
+        "US",
+        "USD bn",
+        None,
+        "level",
+        0.004,
+        0.05,
+        1,
+        85.0,
+        table="fiscal_data",
+        kind="revenue",
+    ),
+    _Series(
+        "US_FED_OUTLAYS",
+        "US federal outlays, monthly",
+        "monthly",
+        "US",
+        "USD bn",
+        None,
+        "level",
+        0.0045,
+        0.04,
+        1,
+        105.0,
+        table="fiscal_data",
+        kind="spending",
+    ),
+    _Series(
+        "US_TGA_BALANCE",
+        "US Treasury General Account balance",
+        "weekly",
+        "US",
+        "USD bn",
+        None,
+        "rate",
+        500.0,
+        60.0,
+        1,
+        40.0,
+        table="fiscal_data",
+        kind="tga_balance",
+    ),
+)
 
 _CURVES = (  # curve_id, curve_type, country, level, slope, curvature
     ("US_TSY", "nominal", "US", 3.2, -1.2, 0.4),
@@ -341,8 +721,19 @@ _CURVES = (  # curve_id, curve_type, country, level, slope, curvature
     ("GB_GILT", "nominal", "GB", 2.9, -1.0, 0.3),
     ("US_SOFR_OIS", "ois", "US", 2.9, -1.3, 0.2),
 )
-_TENORS = ((30, "1M"), (91, "3M"), (182, "6M"), (365, "1Y"), (730, "2Y"), (1095, "3Y"),
-           (1826, "5Y"), (2557, "7Y"), (3652, "10Y"), (7305, "20Y"), (10957, "30Y"))  # fmt: skip
+_TENORS = (
+    (30, "1M"),
+    (91, "3M"),
+    (182, "6M"),
+    (365, "1Y"),
+    (730, "2Y"),
+    (1095, "3Y"),
+    (1826, "5Y"),
+    (2557, "7Y"),
+    (3652, "10Y"),
+    (7305, "20Y"),
+    (10957, "30Y"),
+)
 _DELTAS = (0.10, 0.25, 0.50, 0.75, 0.90)
 _VOL_TENORS = (7, 30, 91, 182, 365)
 
@@ -363,26 +754,40 @@ def _load_all(
     source_id = row[0]
     all_series = _MACRO + _FLOWS + _FISCAL
     loads.append(load(conn, "series_metadata", [s.metadata_row(source_id) for s in all_series]))
-    instrument_ids = dict(conn.execute(
-        "SELECT ticker, id FROM instruments WHERE ticker = ANY(%s)", ([i.ticker for i in catalog],)
-    ).fetchall())  # fmt: skip
-    series_ids = dict(conn.execute(
-        "SELECT series_code, id FROM series_metadata WHERE source_id = %s", (source_id,)
-    ).fetchall())  # fmt: skip
+    instrument_ids = dict(
+        conn.execute(
+            "SELECT ticker, id FROM instruments WHERE ticker = ANY(%s)",
+            ([i.ticker for i in catalog],),
+        ).fetchall()
+    )
+    series_ids = dict(
+        conn.execute(
+            "SELECT series_code, id FROM series_metadata WHERE source_id = %s", (source_id,)
+        ).fetchall()
+    )
 
     paths = {i.ticker: _price_path(i, window.end) for i in catalog}
     steps: list[tuple[str, tuple[str, ...], Callable[[], Iterator[tuple[Any, ...]]]]] = [
-        ("market_data", _MARKET_COLUMNS,
-         lambda: _market_rows(catalog, paths, instrument_ids, window)),
+        (
+            "market_data",
+            _MARKET_COLUMNS,
+            lambda: _market_rows(catalog, paths, instrument_ids, window),
+        ),
         ("macro_series", _MACRO_COLUMNS, lambda: _macro_rows(series_ids, window)),
         ("curves", _CURVE_COLUMNS, lambda: _curve_rows(window)),
         ("flow_data", _FLOW_COLUMNS, lambda: _kind_rows(_FLOWS, series_ids, window)),
         ("fiscal_data", _FISCAL_COLUMNS, lambda: _kind_rows(_FISCAL, series_ids, window)),
-        ("vol_surfaces", _VOL_COLUMNS,
-         lambda: _vol_rows(catalog[:VOL_SURFACE_INSTRUMENTS], instrument_ids, window)),
-        ("signals", _SIGNAL_COLUMNS,
-         lambda: _signal_rows(catalog, paths, instrument_ids, series_ids, window)),
-    ]  # fmt: skip
+        (
+            "vol_surfaces",
+            _VOL_COLUMNS,
+            lambda: _vol_rows(catalog[:VOL_SURFACE_INSTRUMENTS], instrument_ids, window),
+        ),
+        (
+            "signals",
+            _SIGNAL_COLUMNS,
+            lambda: _signal_rows(catalog, paths, instrument_ids, series_ids, window),
+        ),
+    ]
     for table, columns, rows in steps:
         say(f"loading {table}")
         loads.append(load(conn, table, rows(), columns=columns))
@@ -427,10 +832,26 @@ def _compress_due_chunks(conn: psycopg.Connection[Any], say: Progress) -> int | 
 
 TREND_ANCHOR = date(2020, 1, 1)
 _TRENDS = {"equity": 0.07, "crypto": 0.25}  # log drift per year
-_MARKET_COLUMNS = ("instrument_id", "timestamp", "frequency", "open", "high", "low", "close",
-                   "volume", "adjusted_close")  # fmt: skip
-_SIGNAL_COLUMNS = ("signal_date", "signal_type", "instrument_id", "series_id", "value",
-                   "confidence", "metadata")  # fmt: skip
+_MARKET_COLUMNS = (
+    "instrument_id",
+    "timestamp",
+    "frequency",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "adjusted_close",
+)
+_SIGNAL_COLUMNS = (
+    "signal_date",
+    "signal_type",
+    "instrument_id",
+    "series_id",
+    "value",
+    "confidence",
+    "metadata",
+)
 
 
 @dataclass
@@ -477,9 +898,12 @@ def _market_rows(
 
 
 def _signal_rows(
-    catalog: list[_Instrument], paths: dict[str, _Path], ids: dict[str, int],
-    series_ids: dict[str, int], window: _Window,
-) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+    catalog: list[_Instrument],
+    paths: dict[str, _Path],
+    ids: dict[str, int],
+    series_ids: dict[str, int],
+    window: _Window,
+) -> Iterator[tuple[Any, ...]]:
     lookback = 252
     meta = {"model": "demo", "lookback_days": lookback}
     for inst in catalog:  # 12-month momentum, as a z-score of the log return
@@ -492,8 +916,15 @@ def _signal_rows(
             if day < window.start:
                 continue
             z = math.log(closes[n] / closes[n - lookback]) / scale
-            yield (day, "momentum_12m", iid, None, round(z, 6),
-                   round(min(0.99, 0.5 + abs(z) / 6), 4), meta)  # fmt: skip
+            yield (
+                day,
+                "momentum_12m",
+                iid,
+                None,
+                round(z, 6),
+                round(min(0.99, 0.5 + abs(z) / 6), 4),
+                meta,
+            )
     rng = random.Random("demo-signal:risk_appetite")  # market-wide: no instrument, no series
     x = 0.0
     for day in _business_days(window.end):
@@ -508,8 +939,15 @@ def _signal_rows(
         surprise = rng.gauss() * 0.1
         day = release(period).date()
         if window.start <= day <= window.end:
-            yield (day, "inflation_surprise", None, cpi, round(surprise, 6), 0.8,
-                   {"model": "demo", "period": period.isoformat()})  # fmt: skip
+            yield (
+                day,
+                "inflation_surprise",
+                None,
+                cpi,
+                round(surprise, 6),
+                0.8,
+                {"model": "demo", "period": period.isoformat()},
+            )
 
 
 # -- macro series with revisions -------------------------------------------------------------
@@ -598,8 +1036,15 @@ def _kind_rows(
 
 # -- curves and vol surfaces -----------------------------------------------------------------
 
-_CURVE_COLUMNS = ("curve_id", "curve_date", "curve_type", "tenor_days", "tenor_label", "rate",
-                  "country")  # fmt: skip
+_CURVE_COLUMNS = (
+    "curve_id",
+    "curve_date",
+    "curve_type",
+    "tenor_days",
+    "tenor_label",
+    "rate",
+    "country",
+)
 _VOL_COLUMNS = ("instrument_id", "surface_date", "delta", "tenor_days", "implied_vol")
 
 

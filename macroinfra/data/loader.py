@@ -149,9 +149,13 @@ def _prepare(
 
 
 def _pick(
-    get: Callable[[Any], Any], row: Any, n: int, info: TableInfo, cols: tuple[str, ...],
+    get: Callable[[Any], Any],
+    row: Any,
+    n: int,
+    info: TableInfo,
+    cols: tuple[str, ...],
     single: bool,
-) -> Sequence[Any]:  # fmt: skip
+) -> Sequence[Any]:
     try:
         values = get(row)
     except KeyError as exc:
@@ -162,9 +166,12 @@ def _pick(
 
 
 def _checked(
-    rows: Iterable[Sequence[Any]], info: TableInfo, cols: tuple[str, ...], tz: list[int],
+    rows: Iterable[Sequence[Any]],
+    info: TableInfo,
+    cols: tuple[str, ...],
+    tz: list[int],
     js: list[int],
-) -> Iterator[Sequence[Any]]:  # fmt: skip
+) -> Iterator[Sequence[Any]]:
     from psycopg.types.json import Jsonb
 
     for n, row in enumerate(rows, 1):
@@ -196,9 +203,10 @@ def _load(
         # Text that names no zone is read as UTC, whatever the server's TimeZone says.
         cur.execute("SELECT set_config('TimeZone', 'UTC', true)")
         cur.execute(
-            sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA")
-            .format(stage, columns, table)
-        )  # fmt: skip
+            sql.SQL(
+                "CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
+            ).format(stage, columns, table)
+        )
         with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, columns)) as copy:
             write = copy.write_row
             count = 0
@@ -228,9 +236,12 @@ def _load(
         if info.time_column is not None and not _overlaps(cur, info.time_column, stage, table):
             inserted = _insert_new(conn, cur, insert)
         if inserted is None:
-            cur.execute(insert + sql.SQL(" ON CONFLICT ON CONSTRAINT {} DO NOTHING").format(
-                sql.Identifier(info.natural_key)
-            ))  # fmt: skip
+            cur.execute(
+                insert
+                + sql.SQL(" ON CONFLICT ON CONSTRAINT {} DO NOTHING").format(
+                    sql.Identifier(info.natural_key)
+                )
+            )
             inserted = cur.rowcount
         cur.execute(sql.SQL("DROP TABLE {}").format(stage))
     return inserted
@@ -352,9 +363,11 @@ def _check_revisions(cur: psycopg.Cursor[Any], stage: Any) -> None:
             f"macro_series batch rejected: {_count(doubles, 'revision')} given more than "
             "once, with different values or release times",
             hint=f"give each (series, observation_date, revision_number) once; {_NOTHING_LOADED}",
-            problems=[f"series {s}, {d}: revision {r} given {n} times differently"
-                      for s, d, r, n in doubles[:MAX_REPORTED]],
-        )  # fmt: skip
+            problems=[
+                f"series {s}, {d}: revision {r} given {n} times differently"
+                for s, d, r, n in doubles[:MAX_REPORTED]
+            ],
+        )
     cur.execute(
         sql.SQL("SELECT min(observation_date), max(observation_date) FROM {}").format(stage)
     )

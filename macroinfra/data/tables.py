@@ -62,9 +62,11 @@ def table_info(name: str) -> TableInfo:
     required += [
         c.name
         for c in columns
-        if not c.nullable and c.server_default is None and c.default is None
+        if not c.nullable
+        and c.server_default is None
+        and c.default is None
         and c.name not in required
-    ]  # fmt: skip
+    ]
     return TableInfo(
         name=name,
         columns=tuple(c.name for c in columns),

@@ -12,9 +12,10 @@ class FiscalData(Base):
 
     __tablename__ = "fiscal_data"
     __table_args__ = (
-        UniqueConstraint("series_id", "observation_date", "fiscal_metric",
-                         name="uq_fiscal_data_natural_key"),
-    )  # fmt: skip
+        UniqueConstraint(
+            "series_id", "observation_date", "fiscal_metric", name="uq_fiscal_data_natural_key"
+        ),
+    )
 
     id: Mapped[int] = hypertable_id()
     observation_date: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -12,9 +12,10 @@ class FlowData(Base):
 
     __tablename__ = "flow_data"
     __table_args__ = (
-        UniqueConstraint("series_id", "observation_date", "flow_type",
-                         name="uq_flow_data_natural_key"),
-    )  # fmt: skip
+        UniqueConstraint(
+            "series_id", "observation_date", "flow_type", name="uq_flow_data_natural_key"
+        ),
+    )
 
     id: Mapped[int] = hypertable_id()
     observation_date: Mapped[date] = mapped_column(Date, primary_key=True)

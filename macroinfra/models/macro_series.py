@@ -16,9 +16,10 @@ class MacroSeries(Base):
 
     __tablename__ = "macro_series"
     __table_args__ = (
-        UniqueConstraint("series_id", "observation_date", "revision_number",
-                         name="uq_macro_series_natural_key"),
-    )  # fmt: skip
+        UniqueConstraint(
+            "series_id", "observation_date", "revision_number", name="uq_macro_series_natural_key"
+        ),
+    )
 
     id: Mapped[int] = hypertable_id()
     observation_date: Mapped[date] = mapped_column(Date, primary_key=True)

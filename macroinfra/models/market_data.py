@@ -12,9 +12,10 @@ class MarketData(Base):
 
     __tablename__ = "market_data"
     __table_args__ = (
-        UniqueConstraint("instrument_id", "timestamp", "frequency",
-                         name="uq_market_data_natural_key"),
-    )  # fmt: skip
+        UniqueConstraint(
+            "instrument_id", "timestamp", "frequency", name="uq_market_data_natural_key"
+        ),
+    )
 
     id: Mapped[int] = hypertable_id()
     timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)

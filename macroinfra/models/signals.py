@@ -15,9 +15,14 @@ class Signal(Base):
 
     __tablename__ = "signals"
     __table_args__ = (
-        UniqueConstraint("signal_type", "signal_date", "instrument_id",
-                         name="uq_signals_natural_key", postgresql_nulls_not_distinct=True),
-    )  # fmt: skip
+        UniqueConstraint(
+            "signal_type",
+            "signal_date",
+            "instrument_id",
+            name="uq_signals_natural_key",
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
 
     id: Mapped[int] = hypertable_id()
     signal_date: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -12,9 +12,14 @@ class VolSurface(Base):
 
     __tablename__ = "vol_surfaces"
     __table_args__ = (
-        UniqueConstraint("instrument_id", "surface_date", "delta", "tenor_days",
-                         name="uq_vol_surfaces_natural_key"),
-    )  # fmt: skip
+        UniqueConstraint(
+            "instrument_id",
+            "surface_date",
+            "delta",
+            "tenor_days",
+            name="uq_vol_surfaces_natural_key",
+        ),
+    )
 
     id: Mapped[int] = hypertable_id()
     surface_date: Mapped[date] = mapped_column(Date, primary_key=True)

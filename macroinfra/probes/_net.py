@@ -28,21 +28,3 @@ def tcp_open(host: str, port: int, timeout: float) -> Unreachable | None:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         return Unreachable("unreachable", f"cannot reach {host}:{port}: {reason}")
-
-
-def split_host_port(address: str, default_port: int) -> tuple[str, int]:
-    """'host:port', '[v6]:port' or 'host' -> (host, port)."""
-    address = address.strip()
-    if address.startswith("["):
-        host, _, rest = address[1:].partition("]")
-        port = rest.lstrip(":")
-        return host, int(port) if port else default_port
-    if address.count(":") == 1:
-        host, port = address.split(":")
-        return host, int(port)
-    return address, default_port
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

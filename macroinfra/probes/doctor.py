@@ -107,15 +107,15 @@ def run_doctor(
         ordered.extend(by_service.get(service, []))
         if service in skipped:
             ordered.append(skipped[service])
-    from macroinfra.settings import secret_values
+    from macroinfra.redaction import Redactor
 
-    secrets = secret_values(settings)
+    redact = Redactor.for_settings(settings)
     return DoctorReport(
         runtime=runtime_name,
         strict=strict,
         timeout_s=limit,
         elapsed_ms=round((time.monotonic() - started) * 1000, 1),
-        checks=[_more_time(c, limit).scrubbed(secrets) for c in ordered],
+        checks=[_more_time(c, limit).redacted(redact) for c in ordered],
     )
 
 

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from macroinfra.probes._net import Unreachable, first_line, split_host_port, tcp_open
+from macroinfra.errors import first_line
+from macroinfra.probes._net import Unreachable, tcp_open
 from macroinfra.probes.result import Check, failed, ok, waited
 from macroinfra.probes.runner import Budget
+from macroinfra.settings import split_host_port
 
 if TYPE_CHECKING:
     from macroinfra.settings import Settings
@@ -22,7 +24,6 @@ ADDRESS_HINT = "check that KAFKA_BOOTSTRAP_SERVERS points at a Kafka broker"
 START_HINT = (
     "start it with `macroinfra up --profile full` (compose), or set KAFKA_BOOTSTRAP_SERVERS"
 )
-DEFAULT_PORT = 9092
 
 
 def _quiet_kafka_logs() -> None:
@@ -39,7 +40,7 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
     started = time.monotonic()
     closed: list[Unreachable] = []
     for address in servers:
-        host, port = split_host_port(address, DEFAULT_PORT)
+        host, port = split_host_port(address)
         problem = tcp_open(host, port, budget.client_timeout())
         if problem is None:
             break

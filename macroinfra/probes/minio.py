@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
-from macroinfra.probes._net import first_line, split_host_port, tcp_open
+from macroinfra.errors import first_line
+from macroinfra.probes._net import tcp_open
 from macroinfra.probes.result import Check, failed, ok, waited, warning
 from macroinfra.probes.runner import Budget
+from macroinfra.settings import split_host_port
 
 if TYPE_CHECKING:
     from macroinfra.settings import Settings
@@ -29,7 +31,7 @@ AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "In
 def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
     s = settings
     started = time.monotonic()
-    host, port = split_host_port(s.minio_endpoint, 443 if s.minio_secure else 80)
+    host, port = split_host_port(s.minio_endpoint)
     closed = tcp_open(host, port, budget.client_timeout())
     if closed is not None:
         hint = START_HINT if closed.reason == "refused" else ADDRESS_HINT

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
-from macroinfra.probes._net import first_line
+from macroinfra.errors import first_line
 from macroinfra.probes.result import Check, failed, ok, waited
 from macroinfra.probes.runner import Budget
 

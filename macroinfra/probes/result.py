@@ -6,7 +6,10 @@ import enum
 import time
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from macroinfra.redaction import Redactor
 
 
 class Status(enum.StrEnum):
@@ -36,16 +39,14 @@ class Check:
     info: dict[str, Any] = field(default_factory=dict)  # versions, brokers, ... for --json
     group: Group = Group.SERVICE
 
-    def scrubbed(self, secrets: list[str]) -> Check:
+    def redacted(self, redact: Redactor) -> Check:
         """This check with every occurrence of a secret value replaced by ***."""
-        if not secrets:
-            return self
         return replace(
             self,
-            detail=_scrub(self.detail, secrets),
-            hint=_scrub(self.hint, secrets) if self.hint is not None else None,
-            problems=tuple(_scrub(p, secrets) for p in self.problems),
-            info=_scrub_value(self.info, secrets),
+            detail=redact(self.detail),
+            hint=redact(self.hint) if self.hint is not None else None,
+            problems=tuple(redact(p) for p in self.problems),
+            info=redact.value(self.info),
         )
 
 
@@ -112,19 +113,3 @@ class DoctorReport:
     @property
     def counts(self) -> dict[str, int]:
         return {s.value: sum(c.status is s for c in self.checks) for s in Status}
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    from macroinfra.settings import scrub
-
-    return scrub(text, secrets)
-
-
-def _scrub_value(value: Any, secrets: list[str]) -> Any:
-    if isinstance(value, str):
-        return _scrub(value, secrets)
-    if isinstance(value, dict):
-        return {k: _scrub_value(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_scrub_value(v, secrets) for v in value)
-    return value

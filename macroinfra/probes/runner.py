@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from macroinfra.probes._net import first_line
+from macroinfra.errors import first_line
 from macroinfra.probes.result import Check, Group, Status
 
 # A probe's clients give up this much before the runner's deadline (at most), so the probe

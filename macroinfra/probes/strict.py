@@ -13,8 +13,7 @@ from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
-from macroinfra.errors import MacroinfraError
-from macroinfra.probes._net import first_line
+from macroinfra.errors import MacroinfraError, first_line
 from macroinfra.probes.result import Check, Group, failed, ok
 from macroinfra.timescale import contract
 from macroinfra.timescale.contract import Difference, SchemaReport

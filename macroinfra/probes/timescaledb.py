@@ -13,7 +13,7 @@ from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from macroinfra.db import ADDRESS_HINT, Database, connection_error
-from macroinfra.probes._net import first_line
+from macroinfra.errors import first_line
 from macroinfra.probes.result import Check, Group, failed, ok, warning
 from macroinfra.probes.runner import Budget
 from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON, Edition

@@ -295,9 +295,9 @@ def _error_line(text: str, return_code: int | None) -> str:
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:
-    from macroinfra.settings import scrub
+    from macroinfra.redaction import Redactor
 
-    return scrub(text, list(secrets))
+    return Redactor(secrets)(text)
 
 
 # -- the runtime ---------------------------------------------------------------------------------
@@ -575,9 +575,9 @@ class ComposeRuntime:
     # -- errors ----------------------------------------------------------------------------------
 
     def _secrets(self) -> list[str]:
-        from macroinfra.settings import secret_values
+        from macroinfra.redaction import Redactor
 
-        return secret_values(self.settings)
+        return Redactor.for_settings(self.settings).secrets
 
     @contextmanager
     def _docker(self, what: str) -> Iterator[None]:

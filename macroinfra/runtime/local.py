@@ -55,9 +55,14 @@ class LocalRuntime:
     # -- the runtime interface ---------------------------------------------------------------
 
     def up(
-        self, services: Sequence[str] = (), *, timeout: float = 60.0,
-        progress: Progress | None = None, profiles: Sequence[str] = (), wait: bool = True,
-    ) -> StackResult:  # fmt: skip
+        self,
+        services: Sequence[str] = (),
+        *,
+        timeout: float = 60.0,
+        progress: Progress | None = None,
+        profiles: Sequence[str] = (),
+        wait: bool = True,
+    ) -> StackResult:
         # Profiles only add services this runtime does not run. It always waits: the database
         # is created once PostgreSQL answers.
         wanted = self._wanted(services)
@@ -107,9 +112,12 @@ class LocalRuntime:
         return [str(p) for p in paths if p.exists()]
 
     def restart(
-        self, services: Sequence[str] = (), *, timeout: float = 60.0,
+        self,
+        services: Sequence[str] = (),
+        *,
+        timeout: float = 60.0,
         progress: Progress | None = None,
-    ) -> StackResult:  # fmt: skip
+    ) -> StackResult:
         wanted = self._wanted(services)
         restarted = [s for s in wanted if self._stop(s)]
         result = self.up(wanted, timeout=timeout, progress=progress)
@@ -181,8 +189,10 @@ class LocalRuntime:
         return None
 
     def _check_running_ports(self, running: set[str]) -> None:
-        configured = {"timescaledb": ("POSTGRES_PORT", self.settings.postgres_port),
-                      "redis": ("REDIS_PORT", self.settings.redis_port)}  # fmt: skip
+        configured = {
+            "timescaledb": ("POSTGRES_PORT", self.settings.postgres_port),
+            "redis": ("REDIS_PORT", self.settings.redis_port),
+        }
         for service in sorted(running):
             setting, port = configured[service]
             actual = self._listening_port(service)
@@ -207,7 +217,7 @@ class LocalRuntime:
                 states.append(
                     ServiceState(
                         service, "running", ports=[f"127.0.0.1:{port}"], detail=f"pid {pid}"
-                    )  # fmt: skip
+                    )
                 )
         return states
 
@@ -259,8 +269,13 @@ class LocalRuntime:
             extra = {"user": user.uid, "group": user.gid, "extra_groups": []}
         return subprocess.run(
             [str(self._bindir() / argv[0]), *argv[1:]],
-            capture_output=True, text=True, cwd=self.state_dir, check=False, **extra, **kwargs,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            cwd=self.state_dir,
+            check=False,
+            **extra,
+            **kwargs,
+        )
 
     def _start_postgres(self, deadline: float, say: Progress) -> None:
         bindir = self._bindir()
@@ -273,9 +288,20 @@ class LocalRuntime:
             os.chown(self.pg_log, user.uid, user.gid)
         wait = max(1, int(deadline - time.monotonic()))
         result = self._run_pg(
-            ["pg_ctl", "start", "-D", str(self.pg_data), "-l", str(self.pg_log), "-w",
-             "-t", str(wait), "-o", f"-p {self.settings.postgres_port}"]
-        )  # fmt: skip
+            [
+                "pg_ctl",
+                "start",
+                "-D",
+                str(self.pg_data),
+                "-l",
+                str(self.pg_log),
+                "-w",
+                "-t",
+                str(wait),
+                "-o",
+                f"-p {self.settings.postgres_port}",
+            ]
+        )
         if result.returncode != 0:
             detail = _last_line(self.pg_log) or result.stderr
             raise ServiceUnavailable(
@@ -302,10 +328,21 @@ class LocalRuntime:
                 os.chown(pwfile, user.uid, user.gid)
             pwfile.write_text(self.settings.postgres_password.get_secret_value() + "\n")
             result = self._run_pg(
-                ["initdb", "-D", str(self.pg_data), "-U", self.settings.postgres_user,
-                 f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=peer",
-                 "-E", "UTF8", "--locale=C", "--no-instructions"]
-            )  # fmt: skip
+                [
+                    "initdb",
+                    "-D",
+                    str(self.pg_data),
+                    "-U",
+                    self.settings.postgres_user,
+                    f"--pwfile={pwfile}",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=peer",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-instructions",
+                ]
+            )
         finally:
             pwfile.unlink(missing_ok=True)
             if result is None or result.returncode != 0:  # failed or interrupted: leave no half
@@ -331,10 +368,14 @@ class LocalRuntime:
         while True:
             try:
                 with psycopg.connect(
-                    host=s.postgres_host, port=s.postgres_port, user=s.postgres_user,
-                    password=s.postgres_password.get_secret_value(), dbname="postgres",
-                    connect_timeout=2, autocommit=True,
-                ) as conn:  # fmt: skip
+                    host=s.postgres_host,
+                    port=s.postgres_port,
+                    user=s.postgres_user,
+                    password=s.postgres_password.get_secret_value(),
+                    dbname="postgres",
+                    connect_timeout=2,
+                    autocommit=True,
+                ) as conn:
                     exists = conn.execute(
                         "SELECT 1 FROM pg_database WHERE datname = %s", (s.postgres_db,)
                     ).fetchone()
@@ -346,8 +387,9 @@ class LocalRuntime:
                         )
                 return
             except psycopg.OperationalError as exc:
-                error = connection_error(exc, s.postgres_host, s.postgres_port,
-                                         s.postgres_user, "postgres")  # fmt: skip
+                error = connection_error(
+                    exc, s.postgres_host, s.postgres_port, s.postgres_user, "postgres"
+                )
                 if error.reason == "auth" or time.monotonic() > deadline:
                     raise error from None
                 time.sleep(POLL_S)
@@ -394,10 +436,13 @@ class LocalRuntime:
 
         s = self.settings
         client = redis.Redis(
-            host=s.redis_host, port=s.redis_port, db=s.redis_db,
+            host=s.redis_host,
+            port=s.redis_port,
+            db=s.redis_db,
             password=s.redis_password.get_secret_value() if s.redis_password else None,
-            socket_connect_timeout=1, socket_timeout=1,
-        )  # fmt: skip
+            socket_connect_timeout=1,
+            socket_timeout=1,
+        )
         try:
             while True:
                 try:
@@ -421,13 +466,20 @@ class LocalRuntime:
 
 def find_pg_bindir(configured: Path | None = None) -> Path:
     """The newest PostgreSQL server with TimescaleDB installed (or the configured one)."""
-    candidates = [configured] if configured else [
-        Path(p).parent for p in sorted(
-            glob.glob("/usr/lib/postgresql/*/bin/postgres"),
-            key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit()
-            else 0, reverse=True,
-        )
-    ]  # fmt: skip
+    candidates = (
+        [configured]
+        if configured
+        else [
+            Path(p).parent
+            for p in sorted(
+                glob.glob("/usr/lib/postgresql/*/bin/postgres"),
+                key=lambda p: (
+                    int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+                ),
+                reverse=True,
+            )
+        ]
+    )
     if not configured and (found := shutil.which("postgres")):
         candidates.append(Path(found).parent)
     servers = [c for c in candidates if (c / "postgres").exists()]
@@ -483,9 +535,9 @@ def _redis_quote(value: str) -> str:
 
 
 def _scrubbed(text: str, settings: Settings) -> str:
-    from macroinfra.settings import scrub, secret_values
+    from macroinfra.redaction import Redactor
 
-    return scrub(text.strip(), secret_values(settings))
+    return Redactor.for_settings(settings)(text.strip())
 
 
 def _last_line(path: Path) -> str | None:
