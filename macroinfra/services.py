@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from macroinfra.addresses import split_host_port
+
 if TYPE_CHECKING:
     from macroinfra.settings import Settings
 
@@ -56,8 +58,6 @@ class Service:
 
 def _endpoint(value: str) -> tuple[str, int]:
     """The first `host:port` of a validated setting (Kafka's may list several)."""
-    from macroinfra.settings import split_host_port
-
     return split_host_port(value.split(",")[0])
 
 

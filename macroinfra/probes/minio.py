@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
+from macroinfra.addresses import split_host_port
 from macroinfra.errors import first_line
 from macroinfra.probes._net import tcp_open
 from macroinfra.probes.result import Check, failed, ok, waited, warning
 from macroinfra.probes.runner import Budget
-from macroinfra.settings import split_host_port
 
 if TYPE_CHECKING:
     from macroinfra.settings import Settings
