@@ -22,6 +22,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def silent_listener() -> socket.socket:
+    """A socket listening on 127.0.0.1 that never accepts: a client's connection completes in
+    the kernel's backlog and then waits for an answer that never comes."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    return sock
+
+
 def timed_run(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """Run a command; return (wall seconds, peak RSS in MiB, exit code)."""
     start = time.perf_counter()

@@ -11,12 +11,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 
-from _common import VENV_BIN, free_port, timed_run
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from responders import SilentServer  # noqa: E402 - the tests' never-answering server
+from _common import VENV_BIN, free_port, silent_listener, timed_run
 
 RUNS = 3
 MARGIN_S = 0.5
@@ -54,10 +50,10 @@ def in_process(env: dict[str, str], timeout: float) -> tuple[float, list[str]]:
 def main() -> None:
     timeouts = [float(a) for a in sys.argv[1:]] or [5.0, 1.0]
     doctor = [str(VENV_BIN / "macroinfra"), "doctor", "--strict"]
-    silent = [SilentServer().__enter__() for _ in range(5)]
+    silent = [silent_listener() for _ in range(5)]
     scenarios = {
         "closed ports": environment([free_port() for _ in range(5)]),
-        "silent ports": environment([s.port for s in silent]),
+        "silent ports": environment([s.getsockname()[1] for s in silent]),
     }
     try:
         for timeout in timeouts:
