@@ -33,9 +33,9 @@ class RootGroup(TyperGroup):
             if ctx.obj is not None and ctx.obj.json_output:
                 render.emit_json(
                     {
-                        "error": exc.message,
-                        "hint": exc.hint,
-                        "problems": exc.problems,
+                        "error": render.readable(exc.message),
+                        "hint": exc.hint and render.readable(exc.hint),
+                        "problems": [render.readable(p) for p in exc.problems],
                         "exit_code": exc.exit_code,
                     }
                 )

@@ -109,13 +109,26 @@ def warn(text: str) -> None:
     err().print(f"warning: {text}", markup=False, style="yellow")
 
 
+ERROR_LINE_MAX = 300  # an echoed input longer than this is cut in the middle
+
+
+def readable(text: str, limit: int = ERROR_LINE_MAX) -> str:
+    """`text` cut in the middle when longer than `limit`, saying how much was cut: an error
+    that echoes a 100 kB argument stays one readable line."""
+    if len(text) <= limit:
+        return text
+    keep = limit - 40
+    cut = len(text) - keep
+    return f"{text[: keep - 20]}...({cut} characters cut)...{text[-20:]}"
+
+
 def error(exc: MacroinfraError) -> None:
     console = err()
-    console.print(f"error: {exc.message}", markup=False, style="bold red")
+    console.print(f"error: {readable(exc.message)}", markup=False, style="bold red")
     for problem in exc.problems:
-        console.print(f"  {problem}", markup=False)
+        console.print(f"  {readable(problem)}", markup=False)
     if exc.hint:
-        console.print(f"hint: {exc.hint}", markup=False)
+        console.print(f"hint: {readable(exc.hint)}", markup=False)
 
 
 @contextmanager
