@@ -234,6 +234,15 @@ class SettingValue:
     secret: bool
 
 
+@dataclass(frozen=True)
+class SettingsReport:
+    """What `config show` reports: the .env file that was read (None: none found), and every
+    setting with its display value and source."""
+
+    env_file: str | None
+    settings: list[SettingValue]
+
+
 def resolve_env_file(env_file: Path | None) -> tuple[Path, bool]:
     """The .env file to read, and whether the user named it (so it must exist)."""
     if env_file is not None:
@@ -359,8 +368,8 @@ def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
     return _build(env_file, overrides)[0]
 
 
-def describe_settings(env_file: Path | None = None, **overrides: Any) -> list[SettingValue]:
-    """Every setting with its display value and where it came from."""
+def describe_settings(env_file: Path | None = None, **overrides: Any) -> SettingsReport:
+    """Every setting with its display value and where it came from, and the .env file read."""
     settings, sources = _build(env_file, overrides)
     origins = _origins(sources)
     rows = []
@@ -376,4 +385,5 @@ def describe_settings(env_file: Path | None = None, **overrides: Any) -> list[Se
         rows.append(SettingValue(env_name(field), display, origins.get(field, "default"), secret))
     for name, url in settings.redacted_urls().items():
         rows.append(SettingValue(name.upper(), url, "computed", False))
-    return rows
+    env_file_read = next(s.path for s in sources if isinstance(s, EnvFileSource))
+    return SettingsReport(str(env_file_read) if env_file_read else None, rows)
