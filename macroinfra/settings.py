@@ -1,4 +1,5 @@
-"""One Settings object for every command: environment, then a .env file, then defaults.
+"""One Settings object for every command: flags, then the environment, then a .env file, then
+defaults, in pydantic-settings' own chain of sources (the .env source is ours: strict, literal).
 
 Variable names are the ones the compose file and `.env.example` use. Secrets are SecretStr and
 every URL has a redacted form; nothing here echoes a secret value, not even in errors.
@@ -14,7 +15,13 @@ from typing import Any
 from urllib.parse import quote
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from macroinfra.errors import ConfigError
 from macroinfra.redaction import REDACTED
@@ -33,8 +40,8 @@ def _default_state_dir() -> Path:
 
 
 def _alias(name: str) -> str:
-    """A macroinfra-only setting: MACROINFRA_<NAME> in the environment, and only that name
-    (load_settings() maps its keyword arguments, which use field names, onto it)."""
+    """A macroinfra-only setting: MACROINFRA_<NAME> in the environment and the .env file, and
+    only that name (load_settings() passes its flags, which use field names, under it)."""
     return f"MACROINFRA_{name.upper()}"
 
 
@@ -58,13 +65,23 @@ def split_host_port(value: str) -> tuple[str, int]:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=None,
-        env_file_encoding="utf-8",
-        extra="ignore",
-        case_sensitive=False,
-        env_ignore_empty=True,
-    )
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, env_ignore_empty=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags (passed in), then the environment, then our .env source; pydantic-settings
+        adds the defaults last. Its own dotenv source is left out: it expands `${}` and only
+        warns about a line it cannot parse."""
+        flags = init_settings.init_kwargs if isinstance(init_settings, InitSettingsSource) else {}
+        env_file = EnvFileSource(settings_cls, flags.get(ENV_FILE_VARIABLE))
+        return init_settings, env_settings, env_file
 
     # TimescaleDB / PostgreSQL
     postgres_host: str = "127.0.0.1"
@@ -206,12 +223,6 @@ def env_name(field: str) -> str:
     return alias if isinstance(alias, str) else field.upper()
 
 
-def _init_name(field: str) -> str:
-    """The keyword that sets a field in Settings(...): its alias where it has one."""
-    alias = Settings.model_fields[field].validation_alias
-    return alias if isinstance(alias, str) else field
-
-
 # -- loading ---------------------------------------------------------------------------------
 
 
@@ -221,6 +232,15 @@ class SettingValue:
     value: Any  # display value: secrets are REDACTED
     source: str  # "default", "environment", ".env (<path>)" or "command line"
     secret: bool
+
+
+@dataclass(frozen=True)
+class SettingsReport:
+    """What `config show` reports: the .env file that was read (None: none found), and every
+    setting with its display value and source."""
+
+    env_file: str | None
+    settings: list[SettingValue]
 
 
 def resolve_env_file(env_file: Path | None) -> tuple[Path, bool]:
@@ -271,51 +291,48 @@ def read_env_file(path: Path, *, required: bool) -> dict[str, str]:
     return values
 
 
-@dataclass(frozen=True)
-class _Layers:
-    """What sets each field, above the defaults: flags, the environment, the .env file."""
+class EnvFileSource(EnvSettingsSource):
+    """The .env file as a link of the chain, read by the environment's rules (the same names,
+    empty means unset) but parsed strictly and taken literally (no `${}` expansion, as Compose
+    does for a quoted value). The file is the one named by --env-file (passed in with the
+    flags) or MACROINFRA_ENV_FILE, which must exist, else ./.env if there is one."""
 
-    path: Path
-    file_values: dict[str, str]  # lower-cased names, strictly parsed, taken literally
-    overrides: dict[str, Any]
+    def __init__(self, settings_cls: type[BaseSettings], named: Path | str | None) -> None:
+        path, required = resolve_env_file(Path(named) if named else None)
+        self.file_values = read_env_file(path, required=required)
+        self.path = path.absolute() if required or path.is_file() else None  # None: not found
+        super().__init__(settings_cls)  # reads the variables through _load_env_vars()
 
-    def source(self, field: str) -> str:
-        name = env_name(field).lower()
-        if field in self.overrides:
-            return "command line"
-        if _set_in_environment(name):  # what pydantic-settings reads (empty means unset)
-            return "environment"
-        if self.file_values.get(name, "") != "":
-            return f".env ({self.path})"
-        return "default"
+    def _load_env_vars(self) -> dict[str, str]:
+        return {name.lower(): value for name, value in self.file_values.items() if value}
 
 
-def _set_in_environment(name: str) -> bool:
-    return any(key.lower() == name and value for key, value in os.environ.items())
+def _source_label(source: PydanticBaseSettingsSource) -> str:
+    """How `config show` names a source of the chain."""
+    if isinstance(source, EnvFileSource):
+        return f".env ({source.path})"
+    if isinstance(source, EnvSettingsSource):
+        return "environment"
+    if isinstance(source, InitSettingsSource):
+        return "command line"
+    return "default"
 
 
-def _layers(env_file: Path | None, overrides: dict[str, Any]) -> _Layers:
-    path, required = resolve_env_file(env_file)
-    file_values = {k.lower(): v for k, v in read_env_file(path, required=required).items()}
-    return _Layers(path, file_values, {k: v for k, v in overrides.items() if v is not None})
+def _build(
+    env_file: Path | None, overrides: dict[str, Any]
+) -> tuple[Settings, tuple[PydanticBaseSettingsSource, ...]]:
+    """Settings from the chain, and the chain's sources as they were used.
 
-
-def _build(layers: _Layers) -> Settings:
-    """Settings from the layers. Precedence: flags, environment, .env, defaults.
-
-    pydantic-settings reads the environment; a .env value is passed in only where nothing above
-    sets its variable, taken literally (no `${}` expansion, as Compose for a quoted value).
-    Raises ConfigError (exit 2) with one line per invalid variable, never echoing a value.
+    The chain is built here (as pydantic-settings' own CliApp does) so that the sources that
+    made these settings are the ones asked afterwards. Raises ConfigError (exit 2) with one
+    line per invalid variable, never echoing a value.
     """
-    init: dict[str, Any] = {}
-    for field in Settings.model_fields:
-        source = layers.source(field)
-        if source == "command line":
-            init[_init_name(field)] = layers.overrides[field]
-        elif source.startswith(".env"):
-            init[_init_name(field)] = layers.file_values[env_name(field).lower()]
+    flags = {env_name(field): value for field, value in overrides.items() if value is not None}
+    if env_file is not None:
+        flags[ENV_FILE_VARIABLE] = env_file
+    sources, init_kwargs = Settings._settings_init_sources(_init_kwargs=flags)
     try:
-        return Settings(_env_file=None, **init)  # type: ignore[call-arg]
+        settings = Settings(_build_sources=(sources, init_kwargs))
     except ValidationError as exc:
         problems = [_describe(err) for err in exc.errors(include_input=False, include_url=False)]
         raise ConfigError(
@@ -323,27 +340,40 @@ def _build(layers: _Layers) -> Settings:
             hint="fix the variables above in the environment or the .env file",
             problems=problems,
         ) from None
+    return settings, sources
 
 
-def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build Settings from the environment, the .env file and explicit overrides (CLI flags)."""
-    return _build(_layers(env_file, overrides))
+def _origins(sources: tuple[PydanticBaseSettingsSource, ...]) -> dict[str, str]:
+    """Which source of a build supplied each field (absent: none did, it has its default)."""
+    # What each source returned in that build; the defaults come last, so they saw them all.
+    supplied = sources[-1].settings_sources_data
+    fields = {env_name(field).lower(): field for field in Settings.model_fields}
+    origins: dict[str, str] = {}
+    for source in sources:  # highest priority first, as pydantic-settings merged them
+        for key in supplied.get(type(source).__name__, {}):
+            if key.lower() in fields:
+                origins.setdefault(fields[key.lower()], _source_label(source))
+    return origins
 
 
 def _describe(error: Any) -> str:
-    field = str(error["loc"][0]) if error["loc"] else "?"
-    name = env_name(field) if field in Settings.model_fields else field.upper()
+    # The location is the field name or its MACROINFRA_ alias: upper-cased, its variable.
+    name = str(error["loc"][0]).upper() if error["loc"] else "?"
     return f"{name}: {error['msg']}"
 
 
-def describe_settings(env_file: Path | None = None, **overrides: Any) -> list[SettingValue]:
-    """Every setting with its display value and where it came from."""
-    layers = _layers(env_file, overrides)
-    settings = _build(layers)
+def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from flags (`overrides`, by field name; None means not given), the environment,
+    the .env file and the defaults, in that order."""
+    return _build(env_file, overrides)[0]
+
+
+def describe_settings(env_file: Path | None = None, **overrides: Any) -> SettingsReport:
+    """Every setting with its display value and where it came from, and the .env file read."""
+    settings, sources = _build(env_file, overrides)
+    origins = _origins(sources)
     rows = []
     for field, info in Settings.model_fields.items():
-        name = env_name(field)
-        source = layers.source(field)
         value = getattr(settings, field)
         secret = isinstance(value, SecretStr) or "SecretStr" in str(info.annotation)
         if secret:
@@ -352,7 +382,8 @@ def describe_settings(env_file: Path | None = None, **overrides: Any) -> list[Se
             display = str(value)
         else:
             display = value
-        rows.append(SettingValue(name, display, source, secret))
+        rows.append(SettingValue(env_name(field), display, origins.get(field, "default"), secret))
     for name, url in settings.redacted_urls().items():
         rows.append(SettingValue(name.upper(), url, "computed", False))
-    return rows
+    env_file_read = next(s.path for s in sources if isinstance(s, EnvFileSource))
+    return SettingsReport(str(env_file_read) if env_file_read else None, rows)

@@ -165,7 +165,9 @@ def test_config_show_json_redacts_secrets_and_names_sources(cli, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert SECRET not in result.output
-    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    document = json.loads(result.stdout)
+    assert document["env_file"] == str(env_file)
+    rows = {r["name"]: r for r in document["settings"]}
     assert rows["POSTGRES_PASSWORD"] == {
         "name": "POSTGRES_PASSWORD",
         "value": "***",

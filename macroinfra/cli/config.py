@@ -12,15 +12,21 @@ app = typer.Typer(help="Inspect configuration.", no_args_is_help=True)
 
 @app.command("show")
 def show(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
-    """Every setting with its value and source; secrets are shown as ***."""
+    """Every setting with its value and source, and the .env file read; secrets are shown as ***."""
+    from pathlib import Path
+
     from macroinfra.cli import render
     from macroinfra.settings import describe_settings
 
-    rows = describe_settings(get_app(ctx).env_file)
+    report = describe_settings(get_app(ctx).env_file)
+    if not as_json:
+        render.status(
+            f"read .env: {report.env_file}" if report.env_file else f"no .env found in {Path.cwd()}"
+        )
     render.emit(
-        rows,
+        report,
         as_json=as_json,
-        human=lambda rs: render.table(
-            ["setting", "value", "source"], [(r.name, r.value, r.source) for r in rs]
+        human=lambda r: render.table(
+            ["setting", "value", "source"], [(s.name, s.value, s.source) for s in r.settings]
         ),
     )
