@@ -8,8 +8,8 @@ every URL has a redacted form; nothing here echoes a secret value, not even in e
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +23,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from macroinfra.addresses import check_host, split_host_port
 from macroinfra.errors import ConfigError
 from macroinfra.redaction import REDACTED
 from macroinfra.services import RuntimeName
@@ -45,25 +46,6 @@ def _alias(name: str) -> str:
     return f"MACROINFRA_{name.upper()}"
 
 
-_HOST = re.compile(r"[A-Za-z0-9_.-]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
-
-
-def _check_host(value: str) -> str:
-    if not _HOST.fullmatch(value):
-        raise ValueError("must be a host name or an IP address (no scheme, port or path)")
-    return value
-
-
-def split_host_port(value: str) -> tuple[str, int]:
-    """'host:port' or '[v6]:port' -> (host, port); ValueError naming the rule otherwise."""
-    host, sep, port = value.strip().rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError("must be host:port with a port from 1 to 65535")
-    _check_host(host)
-    return host, int(port)
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, env_ignore_empty=True)
 
@@ -81,7 +63,7 @@ class Settings(BaseSettings):
         warns about a line it cannot parse."""
         flags = init_settings.init_kwargs if isinstance(init_settings, InitSettingsSource) else {}
         env_file = EnvFileSource(settings_cls, flags.get(ENV_FILE_VARIABLE))
-        return init_settings, env_settings, env_file
+        return tuple(_Recorded(source) for source in (init_settings, env_settings, env_file))
 
     # TimescaleDB / PostgreSQL
     postgres_host: str = "127.0.0.1"
@@ -136,7 +118,7 @@ class Settings(BaseSettings):
     @field_validator("postgres_host", "redis_host", "mongo_host")
     @classmethod
     def _valid_host(cls, value: str) -> str:
-        return _check_host(value)
+        return check_host(value)
 
     @field_validator("minio_endpoint")
     @classmethod
@@ -318,21 +300,56 @@ def _source_label(source: PydanticBaseSettingsSource) -> str:
     return "default"
 
 
-def _build(
-    env_file: Path | None, overrides: dict[str, Any]
-) -> tuple[Settings, tuple[PydanticBaseSettingsSource, ...]]:
-    """Settings from the chain, and the chain's sources as they were used.
+@dataclass
+class _Origins:
+    """What one build's sources supplied: each field's source, and the .env file read."""
 
-    The chain is built here (as pydantic-settings' own CliApp does) so that the sources that
-    made these settings are the ones asked afterwards. Raises ConfigError (exit 2) with one
-    line per invalid variable, never echoing a value.
+    fields: dict[str, str] = field(default_factory=dict)
+    env_file: Path | None = None
+
+
+_BUILD: ContextVar[_Origins | None] = ContextVar("macroinfra_settings_build", default=None)
+
+
+class _Recorded(PydanticBaseSettingsSource):
+    """A link of the chain that notes, for the build under way, which fields it supplied.
+
+    pydantic-settings calls the sources highest priority first, so the first source to supply
+    a field is the one whose value the settings hold."""
+
+    def __init__(self, source: PydanticBaseSettingsSource) -> None:
+        super().__init__(source.settings_cls)
+        self.source = source
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.source.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        data = self.source()
+        build = _BUILD.get()
+        if build is not None:
+            names = {env_name(f).lower(): f for f in Settings.model_fields}
+            label = _source_label(self.source)
+            for key in data:
+                if (name := names.get(key.lower(), key.lower())) in Settings.model_fields:
+                    build.fields.setdefault(name, label)
+            if isinstance(self.source, EnvFileSource):
+                build.env_file = self.source.path
+        return data
+
+
+def _build(env_file: Path | None, overrides: dict[str, Any]) -> tuple[Settings, _Origins]:
+    """Settings from the chain, and what each source of that same build supplied.
+
+    Raises ConfigError (exit 2) with one line per invalid variable, never echoing a value.
     """
-    flags = {env_name(field): value for field, value in overrides.items() if value is not None}
+    flags = {env_name(name): value for name, value in overrides.items() if value is not None}
     if env_file is not None:
         flags[ENV_FILE_VARIABLE] = env_file
-    sources, init_kwargs = Settings._settings_init_sources(_init_kwargs=flags)
+    origins = _Origins()
+    token = _BUILD.set(origins)
     try:
-        settings = Settings(_build_sources=(sources, init_kwargs))
+        settings = Settings(**flags)
     except ValidationError as exc:
         problems = [_describe(err) for err in exc.errors(include_input=False, include_url=False)]
         raise ConfigError(
@@ -340,20 +357,9 @@ def _build(
             hint="fix the variables above in the environment or the .env file",
             problems=problems,
         ) from None
-    return settings, sources
-
-
-def _origins(sources: tuple[PydanticBaseSettingsSource, ...]) -> dict[str, str]:
-    """Which source of a build supplied each field (absent: none did, it has its default)."""
-    # What each source returned in that build; the defaults come last, so they saw them all.
-    supplied = sources[-1].settings_sources_data
-    fields = {env_name(field).lower(): field for field in Settings.model_fields}
-    origins: dict[str, str] = {}
-    for source in sources:  # highest priority first, as pydantic-settings merged them
-        for key in supplied.get(type(source).__name__, {}):
-            if key.lower() in fields:
-                origins.setdefault(fields[key.lower()], _source_label(source))
-    return origins
+    finally:
+        _BUILD.reset(token)
+    return settings, origins
 
 
 def _describe(error: Any) -> str:
@@ -370,11 +376,10 @@ def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
 
 def describe_settings(env_file: Path | None = None, **overrides: Any) -> SettingsReport:
     """Every setting with its display value and where it came from, and the .env file read."""
-    settings, sources = _build(env_file, overrides)
-    origins = _origins(sources)
+    settings, origins = _build(env_file, overrides)
     rows = []
-    for field, info in Settings.model_fields.items():
-        value = getattr(settings, field)
+    for name, info in Settings.model_fields.items():
+        value = getattr(settings, name)
         secret = isinstance(value, SecretStr) or "SecretStr" in str(info.annotation)
         if secret:
             display: Any = REDACTED if value is not None else None
@@ -382,8 +387,9 @@ def describe_settings(env_file: Path | None = None, **overrides: Any) -> Setting
             display = str(value)
         else:
             display = value
-        rows.append(SettingValue(env_name(field), display, origins.get(field, "default"), secret))
+        rows.append(
+            SettingValue(env_name(name), display, origins.fields.get(name, "default"), secret)
+        )
     for name, url in settings.redacted_urls().items():
         rows.append(SettingValue(name.upper(), url, "computed", False))
-    env_file_read = next(s.path for s in sources if isinstance(s, EnvFileSource))
-    return SettingsReport(str(env_file_read) if env_file_read else None, rows)
+    return SettingsReport(str(origins.env_file) if origins.env_file else None, rows)
