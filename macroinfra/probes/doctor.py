@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 from macroinfra.probes.result import Check, DoctorReport, Group, Status
-from macroinfra.probes.runner import Budget, Job, run_jobs
+from macroinfra.probes.runner import Job, run_jobs
+from macroinfra.services import ServiceName
 
 if TYPE_CHECKING:
     from macroinfra.settings import Settings
@@ -73,7 +76,6 @@ def run_doctor(
     limit = timeout if timeout is not None else settings.probe_timeout
     runtime_name = select_runtime(settings, runtime).runtime.name
     provided = provided_services(runtime_name, profiles)
-    probes = _probes(settings, strict)
 
     jobs: list[Job] = []
     skipped: dict[str, Check] = {}
@@ -81,17 +83,7 @@ def run_doctor(
         if named and service not in named:
             continue
         if named or service in provided:
-            run, hint = probes[service]
-            jobs.append(
-                Job(
-                    service,
-                    service,
-                    run,
-                    hint,
-                    continuation="schema" if service == "timescaledb" else None,
-                    continuation_group=Group.SCHEMA,
-                )
-            )
+            jobs.append(_job(settings, service, strict))
         else:
             reason = skip_reason(service, runtime_name)
             skipped[service] = Check(
@@ -126,19 +118,16 @@ def _more_time(check: Check, limit: float) -> Check:
     return replace(check, hint=f"{check.hint}, or raise --timeout (it was {limit:g} s)")
 
 
-Probe = Callable[[Budget], Iterator[Check]]
-
-
-def _probes(settings: Settings, strict: bool) -> dict[str, tuple[Probe, str]]:
-    from macroinfra.probes import kafka, minio, mongodb, redis, timescaledb
-
-    return {
-        "timescaledb": (
-            lambda b: timescaledb.probe(settings, b, strict=strict),
-            timescaledb.ADDRESS_HINT,
-        ),
-        "redis": (lambda b: redis.probe(settings, b), redis.ADDRESS_HINT),
-        "mongodb": (lambda b: mongodb.probe(settings, b), mongodb.ADDRESS_HINT),
-        "kafka": (lambda b: kafka.probe(settings, b), kafka.ADDRESS_HINT),
-        "minio": (lambda b: minio.probe(settings, b), minio.ADDRESS_HINT),
-    }
+def _job(settings: Settings, service: str, strict: bool) -> Job:
+    """The probe of one service: `macroinfra.probes.<service>`, imported now, so `doctor`
+    loads no client library of a service it does not check."""
+    module = import_module(f"macroinfra.probes.{service}")
+    options = {"strict": strict} if service == ServiceName.TIMESCALEDB else {}
+    return Job(
+        service,
+        service,
+        partial(module.probe, settings, **options),
+        module.ADDRESS_HINT,
+        continuation="schema" if service == ServiceName.TIMESCALEDB else None,
+        continuation_group=Group.SCHEMA,
+    )
