@@ -3,9 +3,9 @@ is healthy.
 
     .venv/bin/python bench/bench_ports.py [--runs 500] [--trials 20]
 
-1. Port pre-flight: `port_claims` + `ensure_ports_free` for every port the stack publishes
-   (five, with the `full` profile), on free ports and with one taken. Budget: 50 ms. Real
-   sockets on 127.0.0.1.
+1. Port pre-flight: the compose runtime's `port_claims` + `ensure_ports_free` for every port
+   the stack publishes (five, with the `full` profile), on free ports and with one taken.
+   Budget: 50 ms. Real sockets on 127.0.0.1.
 2. `up` lag: the time from the moment the last service turns healthy to `up` returning. There is
    no Docker engine here, so this runs the compose runtime's real wait loop against
    tests/compose_double.py's RecordingDockerClient: the service reports healthy from a random
@@ -38,12 +38,7 @@ from compose_double import FakeEngine, inspect_json  # noqa: E402
 
 from macroinfra.errors import OperationError  # noqa: E402
 from macroinfra.runtime.base import SERVICES  # noqa: E402
-from macroinfra.runtime.compose import (  # noqa: E402
-    POLL_S,
-    ComposeRuntime,
-    compose_file,
-    port_claims,
-)
+from macroinfra.runtime.compose import POLL_S, ComposeRuntime, compose_file  # noqa: E402
 from macroinfra.runtime.ports import ensure_ports_free  # noqa: E402
 from macroinfra.settings import Settings, load_settings  # noqa: E402
 
@@ -76,10 +71,11 @@ def ms(values: list[float]) -> str:
 
 def bench_preflight(runs: int) -> None:
     settings = stack_settings()
+    runtime = ComposeRuntime(settings)
     free, taken = [], []
     for _ in range(runs):
         t = time.perf_counter()
-        ensure_ports_free(port_claims(settings, SERVICES))
+        ensure_ports_free(runtime.port_claims(SERVICES))
         free.append(time.perf_counter() - t)
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", settings.redis_port))
@@ -87,7 +83,7 @@ def bench_preflight(runs: int) -> None:
         for _ in range(runs):
             t = time.perf_counter()
             try:
-                ensure_ports_free(port_claims(settings, SERVICES))
+                ensure_ports_free(runtime.port_claims(SERVICES))
             except OperationError:
                 pass
             taken.append(time.perf_counter() - t)

@@ -19,7 +19,7 @@ from dotenv import dotenv_values
 from helpers import free_port, make_state_dir
 
 from macroinfra.cli.stack import env_quote
-from macroinfra.runtime import compose
+from macroinfra.runtime.compose import engine as docker_engine
 from macroinfra.runtime.local import LocalRuntime
 from macroinfra.settings import load_settings
 
@@ -29,7 +29,7 @@ SECRET = "s3cr%t p'w"  # quoting trouble for URLs, shells and .env parsers alike
 @pytest.fixture
 def engine(monkeypatch) -> FakeEngine:
     engine = FakeEngine()
-    monkeypatch.setattr(compose, "docker_client", engine.client)
+    monkeypatch.setattr(docker_engine, "docker_client", engine.client)
     return engine
 
 
