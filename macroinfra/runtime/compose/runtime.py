@@ -21,13 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from macroinfra.errors import ConfigError, MacroinfraError, OperationError, ServiceUnhealthy
-from macroinfra.runtime.base import (
-    Progress,
-    ServiceState,
-    StackResult,
-    validate_profiles,
-    validate_services,
-)
+from macroinfra.runtime.base import Progress, Runtime, ServiceState, StackResult, validate_services
 from macroinfra.runtime.compose import containers, engine
 from macroinfra.runtime.compose.containers import ONE_SHOTS, ContainerInfo
 from macroinfra.runtime.compose.errors import DOLLAR_IN_ENV, docker_errors, unset_variable_warning
@@ -73,7 +67,7 @@ def published_address(row: Service, value: str) -> tuple[str, int]:
     return host, port
 
 
-class ComposeRuntime:
+class ComposeRuntime(Runtime):
     name = "compose"
 
     def __init__(
@@ -126,23 +120,15 @@ class ComposeRuntime:
 
     # -- the runtime interface -------------------------------------------------------------------
 
-    def up(
-        self,
-        services: Sequence[str] = (),
-        *,
-        timeout: float = 120.0,
-        progress: Progress | None = None,
-        profiles: Sequence[str] = (),
-        wait: bool = True,
+    def _up(
+        self, names: list[str], profiles: list[str], *, timeout: float, say: Progress, wait: bool
     ) -> StackResult:
-        names = validate_services(services)
-        active = validate_profiles(profiles)
+        active = list(profiles)
         for s in names:  # naming a profile's service enables its profile
             if (profile := service(s).profile) is not None and profile not in active:
                 active.append(profile.value)
         wanted = names or list(self.provided(active))
         claims = self.port_claims(wanted)  # bad MINIO_ENDPOINT etc.: before Docker
-        say = progress or (lambda _msg: None)
 
         client = self.client(active)
         before = self._snapshot(client)
@@ -216,15 +202,7 @@ class ComposeRuntime:
 
         return lines()
 
-    def restart(
-        self,
-        services: Sequence[str] = (),
-        *,
-        timeout: float = 120.0,
-        progress: Progress | None = None,
-    ) -> StackResult:
-        names = validate_services(services)
-        say = progress or (lambda _msg: None)
+    def _restart(self, names: list[str], *, timeout: float, say: Progress) -> StackResult:
         client = self.client(list(PROFILES))
         before = self._snapshot(client)
         missing = [s for s in names if s not in before]

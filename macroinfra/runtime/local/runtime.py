@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from macroinfra.errors import OperationError, UsageError
-from macroinfra.runtime.base import Progress, ServiceState, StackResult
+from macroinfra.runtime.base import Progress, Runtime, ServiceState, StackResult
 from macroinfra.runtime.local.postgres import PostgresServer
 from macroinfra.runtime.local.redis import RedisServer
 from macroinfra.runtime.local.server import LocalServer
@@ -31,7 +31,7 @@ NOT_PROVIDED_DETAIL = "not run by the local runtime (use compose, or a server el
 FOLLOW_POLL_S = 0.2  # how often `logs --follow` looks for new lines
 
 
-class LocalRuntime:
+class LocalRuntime(Runtime):
     name = "local"
 
     def __init__(self, settings: Settings) -> None:
@@ -57,19 +57,12 @@ class LocalRuntime:
 
     # -- the runtime interface -------------------------------------------------------------------
 
-    def up(
-        self,
-        services: Sequence[str] = (),
-        *,
-        timeout: float = 60.0,
-        progress: Progress | None = None,
-        profiles: Sequence[str] = (),
-        wait: bool = True,
+    def _up(
+        self, names: list[str], profiles: list[str], *, timeout: float, say: Progress, wait: bool
     ) -> StackResult:
         # Profiles only add services this runtime does not run. It always waits: the database
         # is created once PostgreSQL answers.
-        wanted = self._wanted(services)
-        say = progress or (lambda _msg: None)
+        wanted = self._wanted(names)
         deadline = time.monotonic() + timeout
         running = [s for s in wanted if s.pid() is not None]
         for server in running:
@@ -106,16 +99,10 @@ class LocalRuntime:
     def volumes(self) -> list[str]:
         return [str(p) for s in self.servers for p in s.data_paths if p.exists()]
 
-    def restart(
-        self,
-        services: Sequence[str] = (),
-        *,
-        timeout: float = 60.0,
-        progress: Progress | None = None,
-    ) -> StackResult:
-        wanted = [s.name for s in self._wanted(services)]
+    def _restart(self, names: list[str], *, timeout: float, say: Progress) -> StackResult:
+        wanted = [s.name for s in self._wanted(names)]
         restarted = [name for name in wanted if self.server(name).stop()]
-        result = self.up(wanted, timeout=timeout, progress=progress)
+        result = self._up(wanted, [], timeout=timeout, say=say, wait=True)
         started = [s for s in result.started if s not in restarted]  # was not running
         return replace(result, started=started, already_running=[], restarted=restarted)
 
