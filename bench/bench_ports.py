@@ -3,15 +3,15 @@ is healthy.
 
     .venv/bin/python bench/bench_ports.py [--runs 500] [--trials 20]
 
-1. Port pre-flight: `port_claims` + `ensure_ports_free` for every port the stack publishes
-   (five, with the `full` profile), on free ports and with one taken. Budget: 50 ms. Real
-   sockets on 127.0.0.1.
+1. Port pre-flight: the compose runtime's `port_claims` + `ensure_ports_free` for every port
+   the stack publishes (five, with the `full` profile), on free ports and with one taken.
+   Budget: 50 ms. Real sockets on 127.0.0.1.
 2. `up` lag: the time from the moment the last service turns healthy to `up` returning. There is
-   no Docker engine here, so this runs the compose runtime's real wait loop against
-   tests/compose_double.py's RecordingDockerClient: the service reports healthy from a random
-   moment on, and each poll is given a fixed cost standing in for the `docker` processes a
-   real poll runs (one `compose ps`, then one `inspect` per container side by side: on the
-   order of 100 ms; 300 ms is a slow machine).
+   no Docker engine here, so this runs the compose runtime's real wait loop against a stand-in
+   client of its own (`StandInDocker`, below): Redis reports healthy from a random moment on,
+   the others are ready from the start, and each call is given a fixed cost standing in for
+   the `docker` processes a real poll runs (one `compose ps`, then one `inspect` per container
+   side by side: on the order of 100 ms; 300 ms is a slow machine).
    Budget: 1 s. Not measured: what a real engine adds per call (API round trips and one
    `docker inspect` per container), and Docker's own healthcheck interval, which decides when
    a service turns healthy in the first place.
@@ -27,25 +27,54 @@ import random
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from macroinfra.errors import OperationError
+from macroinfra.runtime.compose import POLL_S, ComposeRuntime, compose_file
+from macroinfra.runtime.ports import ensure_ports_free
+from macroinfra.services import SERVICES
+from macroinfra.settings import Settings, load_settings
 
-from compose_double import FakeEngine, inspect_json  # noqa: E402
 
-from macroinfra.errors import OperationError  # noqa: E402
-from macroinfra.runtime.base import SERVICES  # noqa: E402
-from macroinfra.runtime.compose import (  # noqa: E402
-    POLL_S,
-    ComposeRuntime,
-    compose_file,
-    port_claims,
-)
-from macroinfra.runtime.ports import ensure_ports_free  # noqa: E402
-from macroinfra.settings import Settings, load_settings  # noqa: E402
+def container(service: str, status: str = "running", health: str | None = "healthy") -> Any:
+    """A container as python-on-whales hands it out, reduced to what the runtime reads."""
+    return SimpleNamespace(
+        state=SimpleNamespace(
+            status=status,
+            exit_code=0,
+            health=None if health is None else SimpleNamespace(status=health, log=[]),
+        ),
+        config=SimpleNamespace(labels={"com.docker.compose.service": service}),
+        network_settings=SimpleNamespace(ports={}),
+    )
+
+
+class StandInDocker:
+    """The two calls `up` makes (`compose ps`, `compose up`), each costing `latency` seconds.
+    Redis turns healthy at `redis_healthy_at` (a time.monotonic() value); the others, and
+    MinIO's bucket creator, are done from the start."""
+
+    def __init__(self, redis_healthy_at: float, latency: float) -> None:
+        self.redis_healthy_at, self.latency = redis_healthy_at, latency
+        self.compose = self
+        self.ready = [container(s) for s in ("timescaledb", "mongodb", "minio")]
+        self.ready.append(container("minio-init", "exited", None))
+
+    def client(self, **_config: Any) -> StandInDocker:
+        return self
+
+    def ps(self, all: bool = False) -> list[Any]:
+        time.sleep(self.latency)
+        healthy = time.monotonic() >= self.redis_healthy_at
+        return [*self.ready, container("redis", health="healthy" if healthy else "starting")]
+
+    def up(self, _services: list[str] | None = None, **_options: Any) -> Iterator[Any]:
+        time.sleep(self.latency)
+        return iter(())
 
 
 def free_port() -> int:
@@ -55,14 +84,13 @@ def free_port() -> int:
 
 
 def stack_settings() -> Settings:
-    return load_settings(
-        None,
-        postgres_port=free_port(),
-        redis_port=free_port(),
-        mongo_port=free_port(),
-        minio_endpoint=f"127.0.0.1:{free_port()}",
-        kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
-    )
+    """Settings whose every published port is free."""
+    ports: dict[str, object] = {}
+    for name in ("postgres_port", "redis_port", "mongo_port"):
+        ports[name] = free_port()
+    for name in ("minio_endpoint", "kafka_bootstrap_servers"):
+        ports[name] = f"127.0.0.1:{free_port()}"
+    return load_settings(None, **ports)
 
 
 def ms(values: list[float]) -> str:
@@ -76,10 +104,11 @@ def ms(values: list[float]) -> str:
 
 def bench_preflight(runs: int) -> None:
     settings = stack_settings()
+    runtime = ComposeRuntime(settings)
     free, taken = [], []
     for _ in range(runs):
         t = time.perf_counter()
-        ensure_ports_free(port_claims(settings, SERVICES))
+        ensure_ports_free(runtime.port_claims(SERVICES))
         free.append(time.perf_counter() - t)
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", settings.redis_port))
@@ -87,7 +116,7 @@ def bench_preflight(runs: int) -> None:
         for _ in range(runs):
             t = time.perf_counter()
             try:
-                ensure_ports_free(port_claims(settings, SERVICES))
+                ensure_ports_free(runtime.port_claims(SERVICES))
             except OperationError:
                 pass
             taken.append(time.perf_counter() - t)
@@ -100,21 +129,9 @@ def bench_up_lag(trials: int, latency: float) -> list[float]:
     lags = []
     rng = random.Random(7)
     for _ in range(trials):
-        settings = stack_settings()
-        engine = FakeEngine(call_latency=latency)
-        for service in ("timescaledb", "mongodb", "minio"):
-            engine.set(service, host_port=free_port())
-        engine.set("minio-init", "exited", None, exit_code=0)
         healthy_at = time.monotonic() + rng.uniform(0.3, 1.3)
-        starting = inspect_json("redis", health="starting", host_port=settings.redis_port)
-        healthy = inspect_json("redis", host_port=settings.redis_port)
-
-        def redis(at: float = healthy_at, ok: dict = healthy, wait: dict = starting) -> dict:
-            return ok if time.monotonic() >= at else wait
-
-        engine.containers["redis"] = redis
-        runtime = ComposeRuntime(settings, client_factory=engine.client)
-        runtime.up(timeout=30)
+        docker = StandInDocker(healthy_at, latency)
+        ComposeRuntime(stack_settings(), client_factory=docker.client).up(timeout=30)
         lags.append(time.monotonic() - healthy_at)
     return lags
 

@@ -16,15 +16,14 @@ import pytest
 import redis
 from helpers import free_port
 
-from macroinfra.runtime.base import PROFILES, SERVICES
 from macroinfra.runtime.compose import (
     ONE_SHOTS,
     PROJECT,
     ComposeRuntime,
     compose_file,
-    port_claims,
     unset_variable_warning,
 )
+from macroinfra.services import PROFILES, SERVICES
 from macroinfra.settings import Settings, load_settings
 
 CUSTOM_ENV = {
@@ -157,10 +156,15 @@ def test_minio_bucket_is_created_by_a_one_shot_service(full):
     assert init["environment"]["MINIO_BUCKET"] == Settings().minio_bucket
 
 
+def _claimed(settings: Settings) -> dict[str, tuple[str, int]]:
+    """What the compose runtime's port pre-flight checks, by service."""
+    return {c.service: (c.host, c.port) for c in ComposeRuntime(settings).port_claims(SERVICES)}
+
+
 def test_every_published_port_binds_loopback_on_the_settings_ports(full):
     published = _published(full)
     assert all(host == "127.0.0.1" for host, _port in published.values()), published
-    expected = {c.service: (c.host, c.port) for c in port_claims(Settings(), SERVICES)}
+    expected = _claimed(Settings())
     assert published == expected
     assert expected["timescaledb"] == ("127.0.0.1", 5432)
 
@@ -172,7 +176,7 @@ def test_variables_resolve_from_the_env_file_that_drives_the_settings(tmp_path):
 
     # The ports the runtime pre-flights are exactly the ones Compose publishes.
     published = _published(config)
-    assert published == {c.service: (c.host, c.port) for c in port_claims(settings, SERVICES)}
+    assert published == _claimed(settings)
     assert published["timescaledb"] == ("127.0.0.1", 15432)
     assert published["minio"] == ("127.0.0.1", 19000)
 

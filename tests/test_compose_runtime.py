@@ -13,7 +13,6 @@ from helpers import free_port
 from pydantic import SecretStr
 
 from macroinfra.errors import ConfigError, OperationError, ServiceUnavailable, UsageError
-from macroinfra.runtime import compose
 from macroinfra.runtime.compose import (
     DOLLAR_IN_ENV,
     LOG_LINES,
@@ -23,6 +22,7 @@ from macroinfra.runtime.compose import (
     classify_docker_output,
     compose_file,
 )
+from macroinfra.runtime.compose import runtime as compose_runtime
 from macroinfra.settings import Settings, load_settings
 
 DEFAULTS = ["timescaledb", "redis", "mongodb", "minio"]
@@ -276,7 +276,7 @@ def test_waiting_polls_at_a_bounded_interval(runtime, engine, settings, monkeypa
     """`up` returns within one poll interval (plus one poll) of the last service turning
     healthy: it never sleeps longer than POLL_S between polls."""
     sleeps: list[float] = []
-    monkeypatch.setattr(compose.time, "sleep", sleeps.append)
+    monkeypatch.setattr(compose_runtime.time, "sleep", sleeps.append)
     all_healthy(engine, settings, DEFAULTS)
     engine.sequence("redis", [None, *[starting(settings, "redis")] * 5, healthy(settings, "redis")])
     runtime.up(timeout=30)

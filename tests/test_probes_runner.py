@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 from helpers import free_port
 
-from macroinfra.probes.doctor import probe_time, provided_services
+from macroinfra.probes.doctor import probe_time
 from macroinfra.probes.result import Check, DoctorReport, Group, Status, failed, warning
 from macroinfra.probes.runner import Job, run_jobs
 from macroinfra.redaction import Redactor
@@ -185,10 +185,15 @@ def test_secrets_are_masked_in_every_text_of_a_check():
 
 
 def test_what_each_runtime_provides():
-    assert provided_services("local") == ("timescaledb", "redis")
-    assert provided_services("compose") == ("timescaledb", "redis", "mongodb", "minio")
-    assert "kafka" in provided_services("compose", ["full"])
-    assert provided_services("external") == ("timescaledb", "redis", "mongodb", "kafka", "minio")
+    from macroinfra.runtime import select_runtime
+
+    def runtime(name):
+        return select_runtime(load_settings(None), name).runtime
+
+    assert runtime("local").provided() == ("timescaledb", "redis")
+    assert runtime("compose").provided() == ("timescaledb", "redis", "mongodb", "minio")
+    assert "kafka" in runtime("compose").provided(["full"])
+    assert runtime("external").provided() == ("timescaledb", "redis", "mongodb", "kafka", "minio")
 
 
 def test_compose_skips_kafka_without_its_profile_and_rejects_unknown_profiles(cli):

@@ -19,7 +19,7 @@ from dotenv import dotenv_values
 from helpers import free_port, make_state_dir
 
 from macroinfra.cli.stack import env_quote
-from macroinfra.runtime import compose
+from macroinfra.runtime.compose import engine as docker_engine
 from macroinfra.runtime.local import LocalRuntime
 from macroinfra.settings import load_settings
 
@@ -29,7 +29,7 @@ SECRET = "s3cr%t p'w"  # quoting trouble for URLs, shells and .env parsers alike
 @pytest.fixture
 def engine(monkeypatch) -> FakeEngine:
     engine = FakeEngine()
-    monkeypatch.setattr(compose, "docker_client", engine.client)
+    monkeypatch.setattr(docker_engine, "docker_client", engine.client)
     return engine
 
 
@@ -384,13 +384,13 @@ def test_local_logs_tail_one_service_or_all_with_prefixes(stack_cli, stack_setti
 
 def test_local_logs_follow_yields_appended_lines(tmp_path):
     runtime = LocalRuntime(load_settings(None, state_dir=tmp_path))
-    runtime.redis_log.write_text("old 1\nold 2\n")
+    runtime.server("redis").log.write_text("old 1\nold 2\n")
     lines = runtime.logs("redis", follow=True, tail=1)
     assert next(lines) == "old 2"
-    with runtime.redis_log.open("a") as f:
+    with runtime.server("redis").log.open("a") as f:
         f.write("new 1\npartial")
     assert next(lines) == "new 1"  # whole lines only: "partial" waits for its newline
-    with runtime.redis_log.open("a") as f:
+    with runtime.server("redis").log.open("a") as f:
         f.write(" line\n")
     assert next(lines) == "partial line"
     lines.close()
@@ -404,14 +404,15 @@ def test_local_restart_restarts_only_the_named_server():
     runtime = LocalRuntime(settings)
     try:
         runtime.up(timeout=60)
-        pg_pid, redis_pid = runtime._pid("timescaledb"), runtime._pid("redis")
+        postgres, redis_server = runtime.server("timescaledb"), runtime.server("redis")
+        pg_pid, redis_pid = postgres.pid(), redis_server.pid()
         result = runtime.restart(["redis"], timeout=60)
         assert result.restarted == ["redis"]
-        assert runtime._pid("timescaledb") == pg_pid and runtime._pid("redis") != redis_pid
+        assert postgres.pid() == pg_pid and redis_server.pid() != redis_pid
         assert redis.Redis(host="127.0.0.1", port=settings.redis_port).ping()
         everything = runtime.restart(timeout=60)
         assert everything.restarted == ["timescaledb", "redis"]
-        assert runtime._pid("timescaledb") != pg_pid
+        assert postgres.pid() != pg_pid
         with psycopg.connect(settings.libpq_url) as conn:
             assert conn.execute("select 1").fetchone() == (1,)
     finally:

@@ -20,7 +20,9 @@ from macroinfra.cli.options import (
 from macroinfra.services import ServiceName
 
 if TYPE_CHECKING:
-    from macroinfra.runtime.base import ConnectionVariable, Selection, StackResult, StackStatus
+    from macroinfra.runtime.base import StackResult
+    from macroinfra.runtime.select import Selection
+    from macroinfra.runtime.status import ConnectionVariable, StackStatus
 
 
 def _select(ctx: typer.Context, runtime: str | None) -> Selection:
@@ -183,7 +185,7 @@ def status(
     """Each service's state, and how to connect to it (secrets only with --env)."""
     from macroinfra.cli import render
     from macroinfra.errors import UsageError
-    from macroinfra.runtime.base import connection_variables, stack_status
+    from macroinfra.runtime.status import connection_variables, stack_status
 
     chosen = {f for f, on in (("env", env), ("json", as_json), (output, output)) if on}
     if len(chosen) > 1 or not chosen <= {"table", "json", "env"}:

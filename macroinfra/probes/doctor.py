@@ -1,52 +1,36 @@
-"""`macroinfra doctor`: which services to probe, the probes in parallel, one report."""
+"""`macroinfra doctor`: which services to probe, the probes in parallel, one report.
+
+Which services to probe, and why the others are skipped, the runtime says (`provided`,
+`skip_reason`). Each service's probe module is imported only when that service is probed, so
+`doctor timescaledb` loads no Redis, MongoDB, Kafka or MinIO client.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from functools import partial
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 from macroinfra.probes.result import Check, DoctorReport, Group, Status
-from macroinfra.probes.runner import Budget, Job, run_jobs
+from macroinfra.probes.runner import Job, run_jobs
+from macroinfra.services import SERVICES, ServiceName
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from macroinfra.settings import Settings
 
-# The services each runtime runs; compose also runs those of the active profiles.
-PROVIDED = {
-    "local": ("timescaledb", "redis"),
-    "external": ("timescaledb", "redis", "mongodb", "kafka", "minio"),
-}
 # Of the timeout, the part kept for starting the process and exiting it (interpreter start-up,
 # imports, rendering, and client libraries' exit hooks), so the whole command ends in time.
 EXIT_RESERVE_S = 0.4
 EXIT_RESERVE_SHARE = 0.25
 
 
-def provided_services(runtime: str, profiles: Sequence[str] = ()) -> tuple[str, ...]:
-    from macroinfra.runtime.base import PROFILES, SERVICES
-
-    if runtime == "compose":
-        optional = {s for members in PROFILES.values() for s in members}
-        active = {s for p in profiles for s in PROFILES.get(p, ())}
-        return tuple(s for s in SERVICES if s not in optional or s in active)
-    return tuple(s for s in SERVICES if s in PROVIDED.get(runtime, SERVICES))
-
-
 def probe_time(timeout: float) -> float:
     """The seconds the probes get out of the command's timeout."""
     return timeout - min(EXIT_RESERVE_S, timeout * EXIT_RESERVE_SHARE)
-
-
-def skip_reason(service: str, runtime: str) -> str:
-    from macroinfra.runtime.base import PROFILES
-
-    if runtime == "compose":
-        profile = next((p for p, members in PROFILES.items() if service in members), None)
-        if profile is not None:
-            return f"not provided: the compose runtime runs it only with --profile {profile}"
-    return f"not provided by the {runtime} runtime"
 
 
 def run_doctor(
@@ -64,40 +48,17 @@ def run_doctor(
     Named services are probed whatever the runtime; the others the runtime does not provide
     are reported as skipped. Raises UsageError for an unknown service, profile or runtime.
     """
-    from macroinfra.runtime import SERVICES, select_runtime
+    from macroinfra import runtime as runtimes
     from macroinfra.runtime.base import validate_profiles, validate_services
 
     started = time.monotonic()
     named = validate_services(list(services))
     profiles = validate_profiles(list(profiles))
     limit = timeout if timeout is not None else settings.probe_timeout
-    runtime_name = select_runtime(settings, runtime).runtime.name
-    provided = provided_services(runtime_name, profiles)
-    probes = _probes(settings, strict)
+    chosen = runtimes.select_runtime(settings, runtime).runtime
+    probed = named or chosen.provided(profiles)
 
-    jobs: list[Job] = []
-    skipped: dict[str, Check] = {}
-    for service in SERVICES:
-        if named and service not in named:
-            continue
-        if named or service in provided:
-            run, hint = probes[service]
-            jobs.append(
-                Job(
-                    service,
-                    service,
-                    run,
-                    hint,
-                    continuation="schema" if service == "timescaledb" else None,
-                    continuation_group=Group.SCHEMA,
-                )
-            )
-        else:
-            reason = skip_reason(service, runtime_name)
-            skipped[service] = Check(
-                service, service, Status.SKIPPED, reason, reason="not_provided"
-            )
-
+    jobs = [_job(settings, service, strict) for service in SERVICES if service in probed]
     results = run_jobs(jobs, probe_time(limit), started=started)
     by_service: dict[str, list[Check]] = {}
     for check in results:
@@ -105,17 +66,32 @@ def run_doctor(
     ordered: list[Check] = []
     for service in SERVICES:
         ordered.extend(by_service.get(service, []))
-        if service in skipped:
-            ordered.append(skipped[service])
+        if not named and service not in probed:
+            reason = chosen.skip_reason(service)
+            ordered.append(Check(service, service, Status.SKIPPED, reason, reason="not_provided"))
     from macroinfra.redaction import Redactor
 
     redact = Redactor.for_settings(settings)
     return DoctorReport(
-        runtime=runtime_name,
+        runtime=chosen.name,
         strict=strict,
         timeout_s=limit,
         elapsed_ms=round((time.monotonic() - started) * 1000, 1),
         checks=[_more_time(c, limit).redacted(redact) for c in ordered],
+    )
+
+
+def _job(settings: Settings, service: str, strict: bool) -> Job:
+    """The probe of one service: `macroinfra.probes.<service>`, imported now."""
+    module = import_module(f"macroinfra.probes.{service}")
+    options = {"strict": strict} if service == ServiceName.TIMESCALEDB else {}
+    return Job(
+        service,
+        service,
+        partial(module.probe, settings, **options),
+        module.ADDRESS_HINT,
+        continuation="schema" if service == ServiceName.TIMESCALEDB else None,
+        continuation_group=Group.SCHEMA,
     )
 
 
@@ -124,21 +100,3 @@ def _more_time(check: Check, limit: float) -> Check:
     if check.reason != "timeout" or check.hint is None:
         return check
     return replace(check, hint=f"{check.hint}, or raise --timeout (it was {limit:g} s)")
-
-
-Probe = Callable[[Budget], Iterator[Check]]
-
-
-def _probes(settings: Settings, strict: bool) -> dict[str, tuple[Probe, str]]:
-    from macroinfra.probes import kafka, minio, mongodb, redis, timescaledb
-
-    return {
-        "timescaledb": (
-            lambda b: timescaledb.probe(settings, b, strict=strict),
-            timescaledb.ADDRESS_HINT,
-        ),
-        "redis": (lambda b: redis.probe(settings, b), redis.ADDRESS_HINT),
-        "mongodb": (lambda b: mongodb.probe(settings, b), mongodb.ADDRESS_HINT),
-        "kafka": (lambda b: kafka.probe(settings, b), kafka.ADDRESS_HINT),
-        "minio": (lambda b: minio.probe(settings, b), minio.ADDRESS_HINT),
-    }

@@ -1,11 +1,10 @@
-"""Where services run: compose (Docker Compose), local (processes), external (elsewhere)."""
+"""Where services run: compose (Docker Compose), local (processes), external (elsewhere).
 
-from macroinfra.runtime.base import (
-    SERVICES,
-    Runtime,
-    ServiceState,
-    StackResult,
-    select_runtime,
-)
+`base` is the interface they share, `select` picks one; each concrete runtime is imported
+only when it is chosen.
+"""
 
-__all__ = ["SERVICES", "Runtime", "ServiceState", "StackResult", "select_runtime"]
+from macroinfra.runtime.base import Runtime, ServiceState, StackResult
+from macroinfra.runtime.select import Selection, select_runtime
+
+__all__ = ["Runtime", "Selection", "ServiceState", "StackResult", "select_runtime"]

@@ -6,9 +6,11 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from macroinfra.errors import UsageError
-from macroinfra.runtime.base import SERVICES, Progress, ServiceState, StackResult
+from macroinfra.runtime.base import Runtime, ServiceState, StackResult
+from macroinfra.services import SERVICES
 
 if TYPE_CHECKING:
+    from macroinfra.runtime.ports import PortClaim
     from macroinfra.settings import Settings
 
 MESSAGE = (
@@ -17,21 +19,27 @@ MESSAGE = (
 )
 
 
-class ExternalRuntime:
+class ExternalRuntime(Runtime):
+    """Every service is provided (by someone else); every lifecycle command only reports."""
+
     name = "external"
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def up(
-        self,
-        services: Sequence[str] = (),
-        *,
-        timeout: float,
-        progress: Progress | None = None,
-        profiles: Sequence[str] = (),
-        wait: bool = True,
-    ) -> StackResult:
+    def provided(self, profiles: Sequence[str] = ()) -> tuple[str, ...]:
+        return SERVICES
+
+    def skip_reason(self, service: str) -> str:
+        return f"not provided by the {self.name} runtime"  # never asked: it provides them all
+
+    def port_claims(self, services: Sequence[str]) -> list[PortClaim]:
+        return []  # it listens on nothing
+
+    def _up(self, names: list[str], profiles: list[str], **_waiting: object) -> StackResult:
+        return self.ps()
+
+    def _restart(self, names: list[str], **_waiting: object) -> StackResult:
         return self.ps()
 
     def down(self, *, volumes: bool = False) -> StackResult:
@@ -46,11 +54,6 @@ class ExternalRuntime:
 
     def volumes(self) -> list[str]:
         return []
-
-    def restart(
-        self, services: Sequence[str] = (), *, timeout: float, progress: Progress | None = None
-    ) -> StackResult:
-        return self.ps()
 
     def logs(
         self, service: str | None = None, *, follow: bool = False, tail: int | None = None

@@ -1,0 +1,129 @@
+"""Redis as a local server: daemonized from a config file only we can read (it holds the
+password), its data (snapshot and append-only file) in `<state>/redis`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from macroinfra.errors import ServiceUnavailable
+from macroinfra.runtime.local.server import POLL_S, LocalServer, last_line, wait_gone
+from macroinfra.services import ServiceName
+
+if TYPE_CHECKING:
+    from macroinfra.runtime.base import Progress
+
+STOP_TIMEOUT_S = 30.0  # it saves its snapshot before it exits
+
+
+class RedisServer(LocalServer):
+    service = ServiceName.REDIS
+    program = "redis-server"
+    folder = "redis"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.state_dir / "redis.pid"
+
+    @property
+    def conf(self) -> Path:
+        """Its configuration, which only we can read: it holds the password."""
+        return self.state_dir / "redis.conf"
+
+    @property
+    def data_paths(self) -> list[Path]:
+        return [*super().data_paths, self.conf]
+
+    def _configured_port(self) -> int:
+        ports = [ln for ln in self.conf.read_text().splitlines() if ln.startswith("port ")]
+        return int(ports[0].split()[1])
+
+    def prepare(self) -> None:
+        self.data.mkdir(exist_ok=True)
+
+    def start(self, deadline: float, say: Progress) -> None:
+        server = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if not Path(server).exists():
+            raise ServiceUnavailable(
+                "redis-server is not installed", hint="install it: apt-get install redis-server"
+            )
+        port = self.claim().port
+        lines = [
+            "bind 127.0.0.1",
+            f"port {port}",
+            "daemonize yes",
+            f"pidfile {redis_quote(str(self.pidfile))}",
+            f"logfile {redis_quote(str(self.log))}",
+            f"dir {redis_quote(str(self.data))}",
+            "save 3600 1 300 100 60 10000",
+            "appendonly yes",  # as under compose: data survives `down` and a crash
+        ]
+        if self.settings.redis_password is not None:
+            secret = self.settings.redis_password.get_secret_value()
+            lines.append(f"requirepass {redis_quote(secret)}")
+        # The password goes in a file only we can read, never on a command line.
+        self.conf.touch(mode=0o600)
+        self.conf.write_text("\n".join(lines) + "\n")
+        say(f"starting Redis on 127.0.0.1:{port}")
+        result = subprocess.run(
+            [server, str(self.conf)], capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            errors = result.stderr.strip().splitlines()
+            detail = last_line(self.log) or (errors[-1] if errors else "no output")
+            raise ServiceUnavailable(
+                f"redis-server did not start: {self.redact(detail.strip())}",
+                hint=f"see {self.log} and {self.conf}",
+            )
+
+    def wait_ready(self, deadline: float, say: Progress) -> None:
+        """Ready once it answers PING with the configured password."""
+        import redis
+
+        say("waiting for Redis to answer PING")
+        s = self.settings
+        client = redis.Redis(
+            host=s.redis_host,
+            port=s.redis_port,
+            db=s.redis_db,
+            password=s.redis_password.get_secret_value() if s.redis_password else None,
+            socket_connect_timeout=1,
+            socket_timeout=1,
+        )
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis.AuthenticationError:
+                    raise ServiceUnavailable(
+                        f"Redis at {s.redis_host}:{s.redis_port} rejected the password",
+                        hint="check REDIS_PASSWORD",
+                    ) from None
+                except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+                    if time.monotonic() > deadline:
+                        raise ServiceUnavailable(
+                            f"Redis did not answer on {s.redis_host}:{s.redis_port} in time",
+                            hint=f"see {self.log}",
+                        ) from None
+                    time.sleep(POLL_S)
+        finally:
+            client.close()
+
+    def _terminate(self, pid: int) -> None:
+        os.kill(pid, signal.SIGTERM)  # redis saves its snapshot on SIGTERM
+        wait_gone(pid, STOP_TIMEOUT_S)
+
+
+def redis_quote(value: str) -> str:
+    """A redis.conf string: backslash, quote and line breaks escaped, so a value stays one
+    directive whatever characters it holds."""
+    escaped = (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    )
+    return f'"{escaped}"'

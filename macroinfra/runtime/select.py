@@ -1,0 +1,59 @@
+"""Choosing the runtime: the one --runtime or the setting names; `auto` asks Docker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from macroinfra.errors import UsageError
+from macroinfra.services import RuntimeName
+
+if TYPE_CHECKING:
+    from macroinfra.runtime.base import Runtime
+    from macroinfra.settings import Settings
+
+
+@dataclass(frozen=True)
+class Selection:
+    runtime: Runtime
+    reason: str  # why this runtime was picked (shown by `auto`)
+
+
+def select_runtime(
+    settings: Settings, name: str | None = None, *, env_file: Path | None = None
+) -> Selection:
+    """The runtime named by --runtime or the setting; `auto` picks compose when a Docker
+    engine answers, else local. `env_file` is the .env the user named (--env-file), which the
+    compose runtime hands to Compose so that one file drives both."""
+    choice = str(name or settings.runtime)
+    try:
+        kind = RuntimeName(choice)
+    except ValueError:
+        raise UsageError(
+            f"unknown runtime {choice!r}", hint=f"use one of: {', '.join(RuntimeName)}"
+        ) from None
+    if kind is not RuntimeName.AUTO:
+        return Selection(_runtime(kind, settings, env_file), "chosen by the runtime setting")
+    from macroinfra.runtime.compose.engine import docker_engine_reachable
+
+    if docker_engine_reachable():
+        kind, reason = RuntimeName.COMPOSE, "auto: a Docker engine answers"
+    else:
+        kind, reason = RuntimeName.LOCAL, "auto: no Docker engine answers, using local processes"
+    return Selection(_runtime(kind, settings, env_file), reason)
+
+
+def _runtime(kind: RuntimeName, settings: Settings, env_file: Path | None) -> Runtime:
+    """The runtime of that kind, its module imported only now."""
+    if kind is RuntimeName.COMPOSE:
+        from macroinfra.runtime.compose import ComposeRuntime
+
+        return ComposeRuntime(settings, env_file=env_file)
+    if kind is RuntimeName.LOCAL:
+        from macroinfra.runtime.local import LocalRuntime
+
+        return LocalRuntime(settings)
+    from macroinfra.runtime.external import ExternalRuntime
+
+    return ExternalRuntime(settings)

@@ -1,0 +1,68 @@
+"""`status`: each service's state from the runtime, and what a notebook needs to connect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from macroinfra.runtime.base import Runtime, StackResult
+
+if TYPE_CHECKING:
+    from macroinfra.settings import Settings
+
+
+@dataclass(frozen=True)
+class ConnectionVariable:
+    name: str
+    value: str
+    secret: bool  # the real value holds a secret; `value` is redacted unless it was asked for
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    stack: StackResult
+    connection: list[ConnectionVariable]
+
+
+def connection_variables(
+    settings: Settings, *, reveal_secrets: bool = False
+) -> list[ConnectionVariable]:
+    """The variables a notebook or script needs to reach every service, named as the usual
+    clients read them: DATABASE_URL is the libpq URL (psql, psycopg, most PostgreSQL clients),
+    SQLALCHEMY_DATABASE_URL names the psycopg driver for SQLAlchemy; then redis-py, pymongo,
+    boto3/s3fs and Kafka clients. Secrets are `***` unless `reveal_secrets` is given."""
+    from macroinfra.redaction import REDACTED
+
+    redacted = settings.redacted_urls()
+    sqlalchemy_shown = redacted["sync_database_url"]
+    libpq_shown = "postgresql://" + sqlalchemy_shown.partition("://")[2]
+    rows: list[tuple[str, str, str, bool]] = [
+        ("DATABASE_URL", settings.libpq_url, libpq_shown, True),
+        ("SQLALCHEMY_DATABASE_URL", settings.sync_database_url, sqlalchemy_shown, True),
+        (
+            "REDIS_URL",
+            settings.redis_url,
+            redacted["redis_url"],
+            settings.redis_password is not None,
+        ),
+        ("MONGO_URL", settings.mongo_url, redacted["mongo_url"], True),
+        ("AWS_ENDPOINT_URL_S3", settings.minio_url, settings.minio_url, False),
+        ("AWS_ACCESS_KEY_ID", settings.minio_root_user, settings.minio_root_user, False),
+        ("AWS_SECRET_ACCESS_KEY", settings.minio_root_password.get_secret_value(), REDACTED, True),
+        ("S3_BUCKET", settings.minio_bucket, settings.minio_bucket, False),
+        (
+            "KAFKA_BOOTSTRAP_SERVERS",
+            settings.kafka_bootstrap_servers,
+            settings.kafka_bootstrap_servers,
+            False,
+        ),
+    ]
+    return [
+        ConnectionVariable(name, real if reveal_secrets or not secret else shown, secret)
+        for name, real, shown, secret in rows
+    ]
+
+
+def stack_status(runtime: Runtime, settings: Settings) -> StackStatus:
+    """Each service's state, and the connection variables with secrets redacted."""
+    return StackStatus(runtime.ps(), connection_variables(settings))
