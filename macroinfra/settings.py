@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -48,6 +48,13 @@ def _alias(name: str) -> str:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, env_ignore_empty=True)
+    _env_file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def env_file(self) -> Path | None:
+        """The .env file these settings were read from (None: none was found), which Compose
+        is handed too, so that one file drives both."""
+        return self._env_file
 
     @classmethod
     def settings_customise_sources(
@@ -359,6 +366,7 @@ def _build(env_file: Path | None, overrides: dict[str, Any]) -> tuple[Settings, 
         ) from None
     finally:
         _BUILD.reset(token)
+    settings._env_file = origins.env_file
     return settings, origins
 
 

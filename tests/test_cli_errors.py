@@ -97,3 +97,16 @@ def test_a_huge_echoed_argument_is_cut_to_a_readable_line(cli, as_json):
     assert result.exit_code == 2
     assert all(len(line) < 400 for line in result.stderr.splitlines())
     assert "characters cut" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args", [["status", "-o", "json"], ["status", "--json"], ["ps", "--json"]])
+def test_every_way_of_asking_for_json_gets_a_json_failure(cli, tmp_path, args):
+    missing = tmp_path / "missing.env"
+    result = cli("--env-file", str(missing), *args)
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"] == f"env file {missing} does not exist"
+
+
+def test_status_as_a_table_fails_without_json(cli, tmp_path):
+    result = cli("--env-file", str(tmp_path / "missing.env"), "status", "-o", "table")
+    assert result.exit_code == 2 and result.stdout == ""

@@ -52,7 +52,7 @@ def write_env(tmp_path: Path, values: dict[str, str]) -> Path:
 
 def rendered(env_file: Path, profiles: list[str]) -> dict[str, Any]:
     """`docker compose config --format json`, through the client the runtime builds."""
-    runtime = ComposeRuntime(load_settings(env_file), env_file=env_file)
+    runtime = ComposeRuntime(load_settings(env_file))
     return runtime.client(profiles).compose.config(return_json=True)
 
 

@@ -431,7 +431,7 @@ def test_an_endpoint_compose_cannot_publish_is_a_config_error(engine, variable, 
 def test_the_named_env_file_is_handed_to_compose(settings, engine, tmp_path):
     env = tmp_path / "team.env"
     env.write_text("POSTGRES_PORT=15432\n")
-    ComposeRuntime(settings, env_file=env, client_factory=engine.client).ps()
+    ComposeRuntime(load_settings(env), client_factory=engine.client).ps()
     assert engine.configs[0]["compose_env_files"] == [env.absolute()]
 
 
@@ -439,9 +439,9 @@ def test_the_default_env_file_is_the_one_in_the_working_folder(
     settings, engine, tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
-    ComposeRuntime(settings, client_factory=engine.client).ps()
+    ComposeRuntime(load_settings(), client_factory=engine.client).ps()
     (tmp_path / ".env").write_text("REDIS_PORT=16379\n")
-    ComposeRuntime(settings, client_factory=engine.client).ps()
+    ComposeRuntime(load_settings(), client_factory=engine.client).ps()
     assert [c["compose_env_files"] for c in engine.configs] == [[], [tmp_path / ".env"]]
 
 

@@ -7,7 +7,8 @@ lists them, completion offers them, and a wrong one exits 2 from Typer before an
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -15,17 +16,22 @@ from macroinfra.errors import OperationError, UsageError
 from macroinfra.services import Profile, RuntimeName, ServiceName
 
 
-def _json_requested(ctx: typer.Context, value: bool) -> bool:
-    """Tell the per-run object that output is JSON, so a failure is a JSON document too."""
-    if value and ctx.find_root().obj is not None:
-        ctx.find_root().obj.json_output = True
-    return value
+def json_when(*values: object) -> Callable[[typer.Context, Any], Any]:
+    """An option callback telling the per-run object that output is JSON when the option
+    takes one of `values`, so that a failure is a JSON document too."""
+
+    def callback(ctx: typer.Context, value: Any) -> Any:
+        if value in values and ctx.find_root().obj is not None:
+            ctx.find_root().obj.json_output = True
+        return value
+
+    return callback
 
 
 JsonOption = Annotated[
     bool,
     typer.Option(
-        "--json", help="Print exactly one JSON document to stdout.", callback=_json_requested
+        "--json", help="Print exactly one JSON document to stdout.", callback=json_when(True)
     ),
 ]
 YesOption = Annotated[

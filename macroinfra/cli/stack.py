@@ -16,6 +16,7 @@ from macroinfra.cli.options import (
     ServicesArgument,
     TimeoutOption,
     YesOption,
+    json_when,
 )
 from macroinfra.services import ServiceName
 
@@ -30,7 +31,7 @@ def _select(ctx: typer.Context, runtime: str | None) -> Selection:
     from macroinfra.runtime import select_runtime
 
     a = get_app(ctx)
-    selection = select_runtime(a.settings, runtime, env_file=a.env_file)
+    selection = select_runtime(a.settings, runtime)
     if selection.reason.startswith("auto"):
         render.status(f"runtime {selection.runtime.name} ({selection.reason})")
     return selection
@@ -177,6 +178,7 @@ def status(
             help="table, json, or env (connection variables with "
             "their secrets, as NAME=value lines for a notebook or `eval`).",
             show_default=False,
+            callback=json_when("json"),
         ),
     ] = None,
     runtime: RuntimeOption = None,

@@ -29,7 +29,7 @@ class Group(enum.StrEnum):
 @dataclass(frozen=True)
 class Check:
     name: str  # "redis", or a strict check such as "schema: hypertables"
-    service: str  # one of runtime.SERVICES
+    service: str  # one of services.SERVICES
     status: Status
     detail: str  # one line: what was found
     latency_ms: float | None = None

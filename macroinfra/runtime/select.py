@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from macroinfra.errors import UsageError
@@ -20,12 +19,9 @@ class Selection:
     reason: str  # why this runtime was picked (shown by `auto`)
 
 
-def select_runtime(
-    settings: Settings, name: str | None = None, *, env_file: Path | None = None
-) -> Selection:
+def select_runtime(settings: Settings, name: str | None = None) -> Selection:
     """The runtime named by --runtime or the setting; `auto` picks compose when a Docker
-    engine answers, else local. `env_file` is the .env the user named (--env-file), which the
-    compose runtime hands to Compose so that one file drives both."""
+    engine answers, else local."""
     choice = str(name or settings.runtime)
     try:
         kind = RuntimeName(choice)
@@ -34,22 +30,22 @@ def select_runtime(
             f"unknown runtime {choice!r}", hint=f"use one of: {', '.join(RuntimeName)}"
         ) from None
     if kind is not RuntimeName.AUTO:
-        return Selection(_runtime(kind, settings, env_file), "chosen by the runtime setting")
+        return Selection(_runtime(kind, settings), "chosen by the runtime setting")
     from macroinfra.runtime.compose.engine import docker_engine_reachable
 
     if docker_engine_reachable():
         kind, reason = RuntimeName.COMPOSE, "auto: a Docker engine answers"
     else:
         kind, reason = RuntimeName.LOCAL, "auto: no Docker engine answers, using local processes"
-    return Selection(_runtime(kind, settings, env_file), reason)
+    return Selection(_runtime(kind, settings), reason)
 
 
-def _runtime(kind: RuntimeName, settings: Settings, env_file: Path | None) -> Runtime:
+def _runtime(kind: RuntimeName, settings: Settings) -> Runtime:
     """The runtime of that kind, its module imported only now."""
     if kind is RuntimeName.COMPOSE:
         from macroinfra.runtime.compose import ComposeRuntime
 
-        return ComposeRuntime(settings, env_file=env_file)
+        return ComposeRuntime(settings)
     if kind is RuntimeName.LOCAL:
         from macroinfra.runtime.local import LocalRuntime
 

@@ -74,16 +74,12 @@ class ComposeRuntime(Runtime):
         self,
         settings: Settings,
         *,
-        env_file: Path | None = None,
         client_factory: ClientFactory | None = None,
     ) -> None:
-        from macroinfra.settings import resolve_env_file
-
         self.settings = settings
         self.compose_file = compose_file()
-        path, _named = resolve_env_file(env_file)
         # The same .env the settings were read from, so one file drives both.
-        self.env_files = [path.absolute()] if path.is_file() else []
+        self.env_files = [settings.env_file] if settings.env_file else []
         self._client_factory = client_factory or engine.docker_client
 
     def client(self, profiles: Sequence[str]) -> DockerClient:
