@@ -267,8 +267,11 @@ def read_env_file(path: Path, *, required: bool) -> dict[str, str]:
     values: dict[str, str] = {}
     problems = []
     for binding in parse_stream(io.StringIO(text)):
+        where = f"{path}:{binding.original.line}"
         if binding.error:
-            problems.append(f"{path}:{binding.original.line}: cannot parse this line")
+            problems.append(f"{where}: cannot parse this line")
+        elif binding.key is not None and binding.value is None:  # no `=`: never a setting
+            problems.append(f"{where}: no `=` in this line (a setting is NAME=value)")
         elif binding.key is not None and binding.value is not None:
             values[binding.key] = binding.value
     if problems:

@@ -138,6 +138,20 @@ def test_malformed_env_file_exits_2_with_line_number(cli, tmp_path):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    "line", ["POSTGRES_PORT:25432", "POSTGRES_PORT", "root:*:19000:0:99999:7:::"]
+)
+def test_a_line_without_equals_is_refused_not_ignored(cli, tmp_path, line):
+    # Ignored, POSTGRES_PORT:25432 would leave the default port in force: commands would reach
+    # whatever listens there. And a file that is no .env at all (/etc/shadow) is refused.
+    env_file = tmp_path / "typo.env"
+    env_file.write_text(f"POSTGRES_DB=ok\n{line}\n")
+    result = cli("--env-file", str(env_file), "config", "show")
+    assert result.exit_code == 2
+    assert f"{env_file}:2: no `=` in this line" in result.stderr
+    assert line not in result.stderr.replace(str(env_file), "")  # the value is not echoed
+
+
 def test_unreadable_env_file_exits_2(cli, tmp_path):
     folder = tmp_path / "a-folder.env"
     folder.mkdir()  # reading a folder fails for every user, root included
