@@ -3,6 +3,7 @@ runtime is selected."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -37,6 +38,11 @@ def _select(ctx: typer.Context, runtime: str | None) -> Selection:
     return selection
 
 
+def _because(result: StackResult, selection: Selection) -> StackResult:
+    """The result, saying why this runtime answered (which one owns the stack, and how)."""
+    return replace(result, selected_because=selection.reason)
+
+
 def _names(values: list[str] | None) -> list[str]:
     """Typer's enum choices as plain names."""
     return [str(v) for v in values or []]
@@ -60,17 +66,27 @@ def up(
 ) -> None:
     """Start the stack and wait until every service accepts clients. Idempotent."""
     from macroinfra.cli import render
+    from macroinfra.errors import ServiceUnhealthy
+    from macroinfra.runtime import owner
 
     selection = _select(ctx, runtime)
-    with render.progress("starting services") as say:
-        result = selection.runtime.up(
-            _names(services),
-            timeout=timeout or WAIT_TIMEOUT_S,
-            progress=say,
-            profiles=_names(profile),
-            wait=not no_wait,
-        )
-    render.emit(result, as_json=as_json, human=_human)
+    settings = get_app(ctx).settings
+    owner.claim(settings, selection.runtime.name)
+    try:
+        with render.progress("starting services") as say:
+            result = selection.runtime.up(
+                _names(services),
+                timeout=timeout or WAIT_TIMEOUT_S,
+                progress=say,
+                profiles=_names(profile),
+                wait=not no_wait,
+            )
+    except ServiceUnhealthy:  # started but not ready: it still belongs to this runtime
+        owner.record(settings, selection.runtime.name)
+        raise
+    if warning := owner.record(settings, selection.runtime.name):
+        render.warn(warning)
+    render.emit(_because(result, selection), as_json=as_json, human=_human)
 
 
 def down(
@@ -99,15 +115,18 @@ def down(
             )
     with render.progress("stopping services"):
         result = selection.runtime.down(volumes=volumes)
-    render.emit(result, as_json=as_json, human=_human)
+    from macroinfra.runtime import owner
+
+    owner.forget(get_app(ctx).settings, selection.runtime.name)
+    render.emit(_because(result, selection), as_json=as_json, human=_human)
 
 
 def ps(ctx: typer.Context, *, runtime: RuntimeOption = None, as_json: JsonOption = False) -> None:
     """Each service with its state, health and ports."""
     from macroinfra.cli import render
 
-    result = _select(ctx, runtime).runtime.ps()
-    render.emit(result, as_json=as_json, human=_human)
+    selection = _select(ctx, runtime)
+    render.emit(_because(selection.runtime.ps(), selection), as_json=as_json, human=_human)
 
 
 def logs(
@@ -199,7 +218,9 @@ def status(
     if form == "env":
         render_env(connection_variables(get_app(ctx).settings, reveal_secrets=True))
         return
-    result = stack_status(_select(ctx, runtime).runtime, get_app(ctx).settings)
+    selection = _select(ctx, runtime)
+    result = stack_status(selection.runtime, get_app(ctx).settings)
+    result = replace(result, stack=_because(result.stack, selection))
     render.emit(result, as_json=form == "json", human=_human_status)
 
 
@@ -247,7 +268,8 @@ def _human(result: StackResult) -> None:
             (s.name, s.state, s.health or "", ", ".join(s.ports), s.detail or "")
             for s in result.services
         ],
-        title=f"runtime: {result.runtime}",
+        title=f"runtime: {result.runtime}"
+        + (f" ({result.selected_because})" if result.selected_because else ""),
     )
 
 

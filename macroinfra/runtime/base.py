@@ -41,6 +41,7 @@ class StackResult:
     stopped: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     restarted: list[str] = field(default_factory=list)
+    selected_because: str | None = None  # why this runtime answers (set by the caller)
 
 
 class Runtime(ABC):

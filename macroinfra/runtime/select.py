@@ -31,6 +31,11 @@ def select_runtime(settings: Settings, name: str | None = None) -> Selection:
         ) from None
     if kind is not RuntimeName.AUTO:
         return Selection(_runtime(kind, settings), "chosen by the runtime setting")
+    from macroinfra.runtime.owner import owner_path, recorded_owner
+
+    if (owner := recorded_owner(settings)) is not None:
+        reason = f"auto: the stack was started under it (recorded in {owner_path(settings)})"
+        return Selection(_runtime(owner, settings), reason)
     from macroinfra.runtime.compose.engine import docker_engine_reachable
 
     if docker_engine_reachable():
