@@ -29,6 +29,8 @@ from macroinfra.redaction import REDACTED
 from macroinfra.services import RuntimeName
 
 ENV_FILE_VARIABLE = "MACROINFRA_ENV_FILE"
+# An image reference: [registry[:port]/]name[:tag][@digest], no spaces.
+IMAGE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$"
 
 
 def _default_state_dir() -> Path:
@@ -108,6 +110,19 @@ class Settings(BaseSettings):
 
     # Kafka
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+
+    # Container images of the compose runtime: the pinned upstream images by default (the
+    # compose file holds the same defaults); point them at a private registry, a mirror, or
+    # images built locally.
+    timescaledb_image: str = Field(
+        default="timescale/timescaledb:2.18.0-pg16", pattern=IMAGE_PATTERN
+    )
+    redis_image: str = Field(default="redis:7.4.2-alpine", pattern=IMAGE_PATTERN)
+    mongodb_image: str = Field(default="mongo:8.0.4", pattern=IMAGE_PATTERN)
+    minio_image: str = Field(
+        default="minio/minio:RELEASE.2025-02-18T16-25-55Z", pattern=IMAGE_PATTERN
+    )
+    kafka_image: str = Field(default="confluentinc/cp-kafka:7.8.0", pattern=IMAGE_PATTERN)
 
     # Data sources
     fred_api_key: SecretStr | None = None
