@@ -19,6 +19,7 @@
 # lines on stdout; progress goes to stderr. Exit status: 0 built or present, 3 this machine cannot
 # build them (no engine, not root, no debootstrap; the message says which), 1 a build failed.
 set -euo pipefail
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"  # debootstrap: a root shell may lack sbin
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 CONTEXTS=$HERE/test-images

@@ -6,6 +6,7 @@
 # Starts no server and creates no cluster (Debian's postgresql package may create "main"; the
 # docker.io package cannot start dockerd without an init system, and the tests start their own).
 set -euo pipefail
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"  # debootstrap, dockerd: a root shell may lack them
 export DEBIAN_FRONTEND=noninteractive
 
 log() { echo "install-system: $*" >&2; }

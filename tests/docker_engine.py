@@ -40,6 +40,8 @@ REPO = Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = REPO / "scripts" / "build-test-images.sh"
 CANNOT_BUILD = 3  # build-test-images.sh's exit status when this machine cannot build them
 PROJECT_LABEL = "com.docker.compose.project"
+# dockerd, docker-proxy and debootstrap live in sbin folders, which a root shell may lack on PATH.
+SBIN_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 
@@ -169,7 +171,7 @@ def _remove_leftover(path: Path) -> None:
 def why_cannot_start() -> str | None:
     if os.geteuid() != 0:
         return "starting a Docker engine needs root"
-    if shutil.which("dockerd") is None:
+    if shutil.which("dockerd", path=SBIN_PATH) is None:
         return "no dockerd on PATH (scripts/install-system.sh installs docker.io)"
     if shutil.which("docker") is None:
         return "no docker client on PATH"
@@ -187,7 +189,7 @@ def start() -> Engine:
     if stale is not None and (_gone(stale) or "dockerd" not in _cmdline(stale)):
         PIDFILE.unlink()
     argv = [
-        "dockerd",
+        shutil.which("dockerd", path=SBIN_PATH),
         f"--host={PRIVATE_HOST}",
         f"--data-root={DATA_ROOT}",
         f"--exec-root={EXEC_ROOT}",
@@ -202,7 +204,12 @@ def start() -> Engine:
     ]
     with LOG.open("wb") as log:
         process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            env={**os.environ, "PATH": SBIN_PATH},  # it finds docker-proxy on PATH
         )
     engine = Engine(PRIVATE_HOST, process, created)
     try:
