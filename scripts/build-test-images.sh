@@ -41,6 +41,14 @@ ROOTFS=""
 trap '[[ -z $ROOTFS ]] || rm -rf --one-file-system "$ROOTFS"' EXIT
 
 exists() { docker image inspect "$1" >/dev/null 2>&1; }
+prune() {  # $1: the current repo:prefix-hash; removes that image's superseded builds
+  local repo=${1%%:*} tag=${1#*:} old
+  docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo" | while read -r old; do
+    if [[ ${old#*:} == "${tag%-*}"-* && $old != "$1" ]]; then
+      log "removing superseded $old"; docker image rm "$old" >/dev/null || true
+    fi
+  done
+}
 short_hash() { sha256sum | cut -c1-12; }
 context_hash() {  # names, modes and contents of every file of a build context
   (cd "$1" && find . -type f -printf '%m %p\n' | sort && find . -type f -print0 | sort -z |
@@ -89,7 +97,7 @@ main() {
   command -v docker >/dev/null || cannot "no docker client on PATH"
   docker info >/dev/null 2>&1 || cannot "no Docker engine answers at ${DOCKER_HOST:-the default socket}"
 
-  local base line var repo prefix context tag
+  local base line var repo prefix context tag current=()
   base=macroinfra-test/debian:$SUITE-$(short_hash <<<"$BASE_RECIPE")
   if exists "$base"; then log "base $base present"
   else
@@ -103,7 +111,9 @@ main() {
     if exists "$tag"; then log "$tag present"
     else build_image "$tag" "$repo:$prefix" "$CONTEXTS/$context" "$base"; fi
     echo "$var=$tag"
+    current+=("$tag")
   done
+  for tag in "${current[@]}" "$base"; do prune "$tag"; done  # images first: they hold the base
 }
 
 main "$@"
