@@ -132,7 +132,7 @@ class Engine:
         if containerd is not None:  # dockerd stops the containerd it supervises; make sure
             with contextlib.suppress(TimeoutError):
                 wait_for(lambda: _gone(containerd), 10, "containerd exit")
-            if not _gone(containerd):
+            if not _gone(containerd) and str(EXEC_ROOT) in _cmdline(containerd):
                 os.kill(containerd, signal.SIGKILL)
                 wait_for(lambda: _gone(containerd), 10, "containerd exit after SIGKILL")
         self.process = None

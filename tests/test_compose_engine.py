@@ -18,6 +18,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from typing import NoReturn
 
 import psycopg
 import pytest
@@ -34,7 +35,7 @@ REDIS_PASSWORD = 'redis "pass\\%'  # needs escaping in the redis.conf the servic
 NOTHING = {"containers": [], "networks": [], "volumes": []}
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     """Skip where no engine can run; under CI that is a failure, never a silent skip."""
     if os.environ.get("CI"):
         pytest.fail(f"Docker engine tests cannot run under CI: {reason}", pytrace=False)
@@ -133,8 +134,7 @@ def pg_url(env: dict[str, str]) -> str:
 def first_up(engine: Engine, env: dict[str, str], cli):
     """`up` from nothing: no container, network or volume of the project before it."""
     assert engine.project_resources(PROJECT) == NOTHING
-    result = cli("up", *SERVICES, "--runtime", "compose", "--json", "--timeout", "90")
-    return result
+    return cli("up", *SERVICES, "--runtime", "compose", "--json", "--timeout", "90")
 
 
 def test_up_from_nothing_waits_until_every_service_is_healthy(first_up, env):
@@ -265,7 +265,7 @@ def test_restart_waits_until_healthy_again(first_up, engine, cli):
     doc = json.loads(result.stdout)
     assert doc["restarted"] == ["redis"]
     assert services(doc)["redis"]["health"] == "healthy"
-    assert started_at(engine, "redis") > before  # really restarted, and healthy on return
+    assert started_at(engine, "redis") != before  # really restarted, and healthy on return
 
 
 # -- taken down and up again, then deleted -------------------------------------------------------
