@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite needs, on Debian 12 (bookworm) or 13 (trixie):
-# PostgreSQL + TimescaleDB (Apache edition), Redis server, Docker Compose v2 CLI plugin.
+# PostgreSQL + TimescaleDB (Apache edition), Redis server, the Docker engine (Debian's docker.io,
+# for the compose tests; scripts/build-test-images.sh needs debootstrap), Docker Compose v2 plugin.
 # Run as root. Idempotent: every step whose result is already there is skipped.
-# Starts no server and creates no cluster (Debian's postgresql package may create "main").
+# Starts no server and creates no cluster (Debian's postgresql package may create "main"; the
+# docker.io package cannot start dockerd without an init system, and the tests start their own).
 set -euo pipefail
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"  # debootstrap, dockerd: a root shell may lack them
 export DEBIAN_FRONTEND=noninteractive
 
 log() { echo "install-system: $*" >&2; }
@@ -119,7 +122,10 @@ link_compose_plugin() {
 }
 
 main() {
-  local pkgs=("postgresql-$PG_MAJOR" redis-server)
+  local pkgs=("postgresql-$PG_MAJOR" redis-server debootstrap)
+  # The engine: a docker client already on PATH (e.g. Docker's own in /usr/local/bin) is kept
+  # and still found first; docker.io adds dockerd, containerd, runc and docker-proxy.
+  command -v dockerd >/dev/null || pkgs+=(docker.io)
   if [[ $CODENAME == trixie ]]; then
     pkgs+=("postgresql-$PG_MAJOR-timescaledb" docker-compose)
   elif ! tsdb_control >/dev/null; then
@@ -137,10 +143,19 @@ main() {
   id postgres >/dev/null 2>&1 || die "system user 'postgres' is missing after install"
   local ctl; ctl=$(tsdb_control) || die "timescaledb.control not found after install"
   command -v docker >/dev/null || die "no docker client on PATH (the plugin alone is not enough)"
+  command -v dockerd >/dev/null || die "no dockerd on PATH after installing docker.io"
+  command -v debootstrap >/dev/null || die "no debootstrap on PATH after install"
   compose_works || die "'docker compose version' still fails"
   log "done: postgres bindir $PG_BINDIR;" \
     "timescaledb $(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$ctl");" \
-    "$(redis-server --version | cut -d' ' -f1-3); $(docker compose version)"
+    "$(redis-server --version | cut -d' ' -f1-3); $(docker compose version);" \
+    "$(dockerd --version)"
 }
 
-main "$@"
+case "${1:-}" in
+  "") main ;;
+  # The Debian mirror and keyring this machine's apt uses, as "URI KEYRING" (for
+  # scripts/build-test-images.sh, so the mirror is found in one place).
+  --print-mirror) mirror_and_keyring && echo "$MIRROR $KEYRING" ;;
+  *) die "usage: install-system.sh [--print-mirror]" ;;
+esac
