@@ -8,6 +8,10 @@ from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.net.compat import KafkaNetClient
+
 from macroinfra.addresses import split_host_port
 from macroinfra.errors import first_line
 from macroinfra.probes._net import Unreachable, tcp_open
@@ -56,10 +60,6 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
             started=started,
         )
         return
-
-    from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError, KafkaTimeoutError
-    from kafka.net.compat import KafkaNetClient
 
     _quiet_kafka_logs()
     ms = max(100, int(budget.client_timeout() * 1000))

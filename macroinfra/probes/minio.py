@@ -8,6 +8,10 @@ from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
+import urllib3
+from minio import Minio
+from minio.error import MinioException, S3Error
+
 from macroinfra.addresses import split_host_port
 from macroinfra.errors import first_line
 from macroinfra.probes._net import tcp_open
@@ -37,10 +41,6 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         hint = START_HINT if closed.reason == "refused" else ADDRESS_HINT
         yield _fail(closed.detail, hint, reason=closed.reason, started=started)
         return
-
-    import urllib3
-    from minio import Minio
-    from minio.error import MinioException, S3Error
 
     timeout = budget.client_timeout()
     http = urllib3.PoolManager(

@@ -7,6 +7,15 @@ from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
+from pymongo import MongoClient
+from pymongo.errors import (
+    ConnectionFailure,
+    NetworkTimeout,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
+
 from macroinfra.errors import first_line
 from macroinfra.probes._net import tcp_open
 from macroinfra.probes.result import Check, failed, ok, waited
@@ -33,15 +42,6 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         hint = START_HINT if closed.reason == "refused" else ADDRESS_HINT
         yield _fail(closed.detail, hint, reason=closed.reason, started=started)
         return
-
-    from pymongo import MongoClient
-    from pymongo.errors import (
-        ConnectionFailure,
-        NetworkTimeout,
-        OperationFailure,
-        PyMongoError,
-        ServerSelectionTimeoutError,
-    )
 
     # pymongo's monitor thread notices a close only after its current 0.5 s sleep or poll, and
     # pymongo's exit hook waits for it: give up that much earlier, so it is gone by the deadline.

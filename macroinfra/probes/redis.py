@@ -7,6 +7,10 @@ from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
 from macroinfra.errors import first_line
 from macroinfra.probes.result import Check, failed, ok, waited
 from macroinfra.probes.runner import Budget
@@ -21,10 +25,6 @@ ADDRESS_HINT = "check that REDIS_HOST/REDIS_PORT point at Redis"
 
 
 def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
     s = settings
     where = f"{s.redis_host}:{s.redis_port}"
     started = time.monotonic()
