@@ -202,9 +202,12 @@ class Settings(BaseSettings):
         )
 
     def _redis_url(self, password: str | None) -> str:
+        # Redis 6+ names the password-only user `default`; redis-cli reads an empty name as a
+        # user called '' and fails, so the URL names it.
         auth = ""
         if password:
-            auth = ":" + (password if password == REDACTED else quote(password, safe="")) + "@"
+            pw = password if password == REDACTED else quote(password, safe="")
+            auth = f"default:{pw}@"
         return f"redis://{auth}{_host(self.redis_host)}:{self.redis_port}/{self.redis_db}"
 
     def _mongo_url(self, password: str) -> str:

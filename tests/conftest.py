@@ -24,8 +24,12 @@ def _clean_environment() -> Iterator[None]:
         # A working folder of our own, so a .env in the checkout is not read.
         cwd = tempfile.mkdtemp(prefix="macroinfra-cwd-")
         mp.chdir(cwd)
+        # And a state folder of our own: no test writes to the machine's default one.
+        state = make_state_dir()
+        mp.setenv("MACROINFRA_STATE_DIR", str(state))
         yield
     shutil.rmtree(cwd, ignore_errors=True)
+    shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
