@@ -13,12 +13,11 @@ import pytest
 from helpers import Cli
 
 from macroinfra.timescale.contract import compare
-from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON
+from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON, ServerInfo
 from macroinfra.timescale.inspect import (
     HypertableInfo,
     JobInfo,
     SchemaInspection,
-    ServerInfo,
     TableInfo,
     UniqueIndex,
 )

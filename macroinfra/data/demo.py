@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from macroinfra.data._pg import Target, database_error, driver_connection
 from macroinfra.data.loader import LoadResult, load
 from macroinfra.errors import UsageError
+from macroinfra.timescale import edition
 from macroinfra.timescale.spec import HYPERTABLES
 
 if TYPE_CHECKING:
@@ -802,7 +803,8 @@ def _compress_due_chunks(conn: psycopg.Connection[Any], say: Progress) -> int | 
     """
     from psycopg import sql
 
-    license_ = conn.execute("SELECT current_setting('timescaledb.license', true)").fetchone()
+    if not edition.read_server(conn).supports_compression:
+        return None
     enabled = {
         name
         for (name,) in conn.execute(
@@ -810,7 +812,7 @@ def _compress_due_chunks(conn: psycopg.Connection[Any], say: Progress) -> int | 
             " WHERE hypertable_schema = current_schema() AND compression_enabled"
         )
     }
-    if not license_ or license_[0] != "timescale" or not enabled:
+    if not enabled:
         return None
     say("compressing the chunks the compression policies would compress")
     count = 0

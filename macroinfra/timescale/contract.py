@@ -14,10 +14,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from macroinfra.errors import NotFound
+from macroinfra.timescale.edition import ServerInfo
 from macroinfra.timescale.inspect import (
     HypertableInfo,
     SchemaInspection,
-    ServerInfo,
     TableInfo,
     inspect_schema,
 )
