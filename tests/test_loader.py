@@ -11,8 +11,9 @@ import pytest
 from helpers import sql_rows
 
 from macroinfra.data.loader import LoadResult, RevisionError, load
-from macroinfra.data.tables import table_info
+from macroinfra.data.tables import loadable_table
 from macroinfra.errors import OperationError, UsageError
+from macroinfra.models.enums import Frequency
 from macroinfra.timescale.spec import ALL_TABLES, HYPERTABLES
 
 T0 = datetime(2024, 1, 15, 12, 30, tzinfo=UTC)
@@ -165,13 +166,15 @@ def test_every_natural_key_is_a_unique_constraint_of_the_database(migrated):
         )
     }
     for table in ALL_TABLES:
-        info = table_info(table)
+        info = loadable_table(table)
         assert constraints[(table, info.natural_key)] == list(info.key_columns), table
-    assert table_info("data_sources").natural_key == "uq_data_sources_name"
-    assert table_info("instruments").natural_key == "uq_instruments_ticker"
-    assert table_info("series_metadata").natural_key == "uq_series_metadata_source_id_series_code"
-    assert "id" not in table_info("market_data").columns
-    assert "created_at" not in table_info("instruments").columns
+    assert loadable_table("data_sources").natural_key == "uq_data_sources_name"
+    assert loadable_table("instruments").natural_key == "uq_instruments_ticker"
+    assert (
+        loadable_table("series_metadata").natural_key == "uq_series_metadata_source_id_series_code"
+    )
+    assert "id" not in loadable_table("market_data").columns
+    assert "created_at" not in loadable_table("instruments").columns
 
 
 # -- idempotent writes -----------------------------------------------------------------------
@@ -291,6 +294,30 @@ def test_bad_batches_are_usage_errors_and_load_nothing(migrated, conn, refs):
     with pytest.raises(UsageError, match="row 2, column timestamp: 2024-01-02T21:00:00 has no"):
         load(conn, "market_data", [bar, naive])
     assert count(migrated, "market_data") == 0
+
+
+def test_a_value_outside_its_enumeration_is_refused_naming_row_and_column(migrated, conn, refs):
+    bar = hypertable_rows(refs)["market_data"][0]
+    later = {**bar, "timestamp": bar["timestamp"] + timedelta(days=1)}
+    with pytest.raises(UsageError) as caught:
+        load(conn, "market_data", [bar, later, {**later, "frequency": "fortnightly"}])
+    assert caught.value.message == (
+        "loading market_data: row 3, column frequency: 'fortnightly' is not a value of Frequency"
+    )
+    assert caught.value.hint.startswith("frequency takes one of: tick, minute, hourly, daily")
+    assert count(migrated, "market_data") == 0  # nothing written, not even rows 1 and 2
+
+    instrument = {"ticker": "BUND", "name": "Bund", "asset_class": "rates", "country": "XX"}
+    with pytest.raises(UsageError, match=r"row 1, column country: 'XX' is not a value of Country"):
+        load(conn, "instruments", [instrument])
+    with pytest.raises(
+        UsageError, match=r"row 1, column asset_class: 3 is not a value of AssetClass"
+    ):
+        load(conn, "instruments", [{**instrument, "country": None, "asset_class": 3}])
+    # Members and their string values are both accepted; NULL stays NULL.
+    assert load(conn, "instruments", [{**instrument, "country": None}]).inserted == 1
+    assert load(conn, "market_data", [{**bar, "frequency": Frequency.DAILY}]).inserted == 1
+    assert sql_rows(migrated, "SELECT frequency FROM market_data") == [("daily",)]
 
 
 def test_a_failed_load_leaves_nothing_behind_and_says_why(migrated, conn, refs):
