@@ -137,7 +137,7 @@ def _prepare(
     tz = [cols.index(c) for c in info.timestamptz_columns if c in cols]
     js = [cols.index(c) for c in info.json_columns if c in cols]
     enums = [
-        (cols.index(c), enum, frozenset(m.value for m in enum))
+        (cols.index(c), enum, frozenset([None, *(m.value for m in enum)]))
         for c, enum in info.enum_columns
         if c in cols
     ]
@@ -173,7 +173,7 @@ def _checked(
     cols: tuple[str, ...],
     tz: list[int],
     js: list[int],
-    enums: list[tuple[int, type[StrEnum], frozenset[str]]],
+    enums: list[tuple[int, type[StrEnum], frozenset[str | None]]],  # None: NULL
 ) -> Iterator[Sequence[Any]]:
     from psycopg.types.json import Jsonb
 
@@ -186,9 +186,13 @@ def _checked(
                     "has no time zone",
                     hint="give timezone-aware datetimes (e.g. tzinfo=timezone.utc)",
                 )
-        for i, enum, values in enums:
-            value = row[i]
-            if value is not None and not (isinstance(value, str) and value in values):
+        for i, enum, allowed in enums:
+            try:
+                valid = row[i] in allowed
+            except TypeError:  # unhashable: no enumeration's value
+                valid = False
+            if not valid:
+                value = row[i]
                 raise UsageError(
                     f"loading {info.name}: row {n}, column {cols[i]}: {value!r} is not a "
                     f"value of {enum.__name__}",
