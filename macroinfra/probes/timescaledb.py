@@ -38,20 +38,23 @@ def _statement_timeout_ms(budget: Budget) -> int:
     return max(100, int(budget.client_timeout() * 1000))
 
 
-def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterator[Check]:
-    import psycopg
-
-    s = settings
-    started = time.monotonic()
-    # Bounded by the budget; no pool kept behind. Its engine (SQLAlchemy) is only built for
-    # --strict: the server check talks psycopg with the same connection options.
-    db = Database(
+def _bounded(settings: Settings, budget: Budget) -> Database:
+    """Connections bounded by what is left of the budget (connect and statement timeouts),
+    with no pool kept behind."""
+    return Database(
         settings,
         connect_timeout=_connect_timeout(budget),
         statement_timeout_ms=_statement_timeout_ms(budget),
         application_name="macroinfra doctor",
         pool=False,
     )
+
+
+def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterator[Check]:
+    import psycopg
+
+    s = settings
+    started = time.monotonic()
     try:
         conn = psycopg.connect(
             host=s.postgres_host,
@@ -60,7 +63,7 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
             password=s.postgres_password.get_secret_value(),
             dbname=s.postgres_db,
             autocommit=True,
-            **db.connect_args,
+            **_bounded(settings, budget).connect_args,  # psycopg only: no engine is built
         )
     except psycopg.Error as exc:
         yield _connection_failure(exc, settings, started)
@@ -90,6 +93,7 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
     if strict:
         from macroinfra.probes.strict import strict_checks
 
+        db = _bounded(settings, budget)
         try:
             yield from strict_checks(db)
         finally:
