@@ -15,8 +15,12 @@ from _common import VENV_BIN, local_stack, median_run
 RUNS = 5
 LARGE_MARKET_CHUNKS = 1000  # market_data has 30-day chunks: one row every 30 days, one chunk each
 
-# One row per chunk interval of each hypertable, from 1950 on (date columns step by the chunk).
+# One row per chunk interval of each hypertable, from 1950 on (each steps by its chunk).
 FILL = {
+    "market_data": (
+        "(timestamp, instrument_id, frequency, close)",
+        "timestamptz '1950-01-01' + make_interval(days => 30 * g), 1, 'daily', g",
+    ),
     "macro_series": (
         "(observation_date, series_id, value, release_time)",
         "date '1950-01-01' + 360 * g, 1, g, now()",
@@ -47,26 +51,19 @@ FILL = {
 def populate(settings, market_chunks: int, other_chunks: int) -> int:
     import psycopg
 
+    from macroinfra.data.loader import load
+
     with psycopg.connect(settings.libpq_url, autocommit=True) as conn:
-        conn.execute("INSERT INTO data_sources (id, name) VALUES (1, 'FRED')")
-        conn.execute(
-            "INSERT INTO instruments (id, ticker, name, asset_class) "
-            "VALUES (1, 'ES', 'S&P', 'equity')"
-        )
-        conn.execute(
-            "INSERT INTO series_metadata (id, source_id, series_code, name, frequency) "
-            "VALUES (1, 1, 'CPI', 'CPI', 'monthly')"
-        )
-        conn.execute(
-            "INSERT INTO market_data (timestamp, instrument_id, frequency, close) "
-            "SELECT timestamptz '1950-01-01' + make_interval(days => 30 * g), 1, 'daily', g "
-            "FROM generate_series(0, %s - 1) g",
-            (market_chunks,),
-        )
+        # A new database: these get id 1, which the rows below refer to.
+        load(conn, "data_sources", [{"name": "FRED"}])
+        load(conn, "instruments", [{"ticker": "ES", "name": "S&P", "asset_class": "equity"}])
+        series = {"source_id": 1, "series_code": "CPI", "name": "CPI", "frequency": "monthly"}
+        load(conn, "series_metadata", [series])
         for table, (columns, values) in FILL.items():
+            chunks = market_chunks if table == "market_data" else other_chunks
             conn.execute(
                 f"INSERT INTO {table} {columns} SELECT {values} FROM generate_series(0, %s - 1) g",
-                (other_chunks,),
+                (chunks,),
             )
         conn.execute("ANALYZE")
         return conn.execute("SELECT count(*) FROM timescaledb_information.chunks").fetchone()[0]

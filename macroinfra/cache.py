@@ -1,4 +1,5 @@
-"""redis-py client on its own ConnectionPool, created on first use; `close()` releases the pool."""
+"""redis-py client on its own ConnectionPool: `client()` creates it on first use, `close()`
+releases the pool."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class Cache:
         self._pool: redis.ConnectionPool | None = None
         self._client: redis.Redis | None = None
 
-    def get(self) -> redis.Redis:
+    def client(self) -> redis.Redis:
         if self._client is None:
             import redis
 

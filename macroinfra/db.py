@@ -7,7 +7,7 @@ first use; `dispose()` releases the sync engine's pool, `adispose()` (from async
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,8 +29,26 @@ FailureReason = Literal["refused", "timeout", "auth", "no_database", "other"]
 
 
 class Database:
-    def __init__(self, settings: Settings) -> None:
+    """Engines on first use. `connect_timeout` (seconds), `statement_timeout_ms` and
+    `application_name` go to every connection; `pool=False` keeps no connection open between
+    uses (for a short-lived caller such as a probe)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        connect_timeout: int = CONNECT_TIMEOUT_S,
+        statement_timeout_ms: int | None = None,
+        application_name: str | None = None,
+        pool: bool = True,
+    ) -> None:
         self.settings = settings
+        self.pool = pool
+        self.connect_args: dict[str, Any] = {"connect_timeout": connect_timeout}
+        if statement_timeout_ms is not None:
+            self.connect_args["options"] = f"-c statement_timeout={statement_timeout_ms}"
+        if application_name is not None:
+            self.connect_args["application_name"] = application_name
 
     @cached_property
     def engine(self) -> Engine:
@@ -38,9 +56,8 @@ class Database:
 
         return create_engine(
             self.settings.sync_database_url,
-            pool_size=self.settings.db_pool_size,
-            pool_pre_ping=True,
-            connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+            connect_args=self.connect_args,
+            **self._pool_options(self.settings.db_pool_size),
         )
 
     @cached_property
@@ -49,11 +66,21 @@ class Database:
 
         return create_async_engine(
             self.settings.async_database_url,
-            pool_size=self.settings.db_async_pool_size,
-            max_overflow=self.settings.db_async_max_overflow,
-            pool_pre_ping=True,
-            connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+            connect_args=self.connect_args,
+            **self._pool_options(
+                self.settings.db_async_pool_size, self.settings.db_async_max_overflow
+            ),
         )
+
+    def _pool_options(self, size: int, max_overflow: int | None = None) -> dict[str, Any]:
+        if not self.pool:
+            from sqlalchemy.pool import NullPool
+
+            return {"poolclass": NullPool}
+        options: dict[str, Any] = {"pool_size": size, "pool_pre_ping": True}
+        if max_overflow is not None:
+            options["max_overflow"] = max_overflow
+        return options
 
     @cached_property
     def session_factory(self) -> sessionmaker[Session]:
@@ -67,16 +94,9 @@ class Database:
 
         return async_sessionmaker(self.async_engine, autoflush=False, expire_on_commit=False)
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
-        with self.session_factory() as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+    def session(self) -> AbstractContextManager[Session]:
+        """A session in a transaction: committed on success, rolled back on error, closed."""
+        return self.session_factory.begin()
 
     async def async_session(self) -> AsyncIterator[AsyncSession]:
         """Async session dependency (FastAPI style): rolls back on error, always closes."""

@@ -200,7 +200,7 @@ def upgrade(
     allows it and the schema lacks it."""
     from alembic import command
 
-    from macroinfra.timescale.compression import reconcile_compression
+    from macroinfra.timescale.compression import apply_compression
 
     script = _script()
     with _connect(db) as conn, _locked(conn, on_wait) as waited:
@@ -210,7 +210,8 @@ def upgrade(
         after = _current(conn, script)
         notes = list(cfg.attributes[NOTES])
         if after is not None:
-            notes += [n for n in reconcile_compression(conn) if n not in notes]
+            with conn.begin():
+                notes += [n for n in apply_compression(conn) if n not in notes]
     applied = (
         [r.revision for r in reversed(list(script.iterate_revisions(after, before)))]
         if after and after != before

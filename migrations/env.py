@@ -11,17 +11,14 @@ from macroinfra.migrations import autogenerate_filters
 from macroinfra.models import Base
 
 config = context.config
-target_metadata = Base.metadata
 include_name, include_object = autogenerate_filters()
+# Both modes: the models to compare with, and one transaction around the DDL.
+COMMON = {"target_metadata": Base.metadata, "transactional_ddl": True}
 
 
 def run_migrations_offline() -> None:
     context.configure(
-        dialect_name="postgresql",
-        target_metadata=target_metadata,
-        literal_binds=True,
-        transactional_ddl=True,
-        output_buffer=config.output_buffer,
+        dialect_name="postgresql", literal_binds=True, output_buffer=config.output_buffer, **COMMON
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -35,11 +32,10 @@ def run_migrations_online() -> None:
         )
     context.configure(
         connection=connection,
-        target_metadata=target_metadata,
         include_name=include_name,
         include_object=include_object,
         compare_type=True,
-        transactional_ddl=True,
+        **COMMON,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -13,12 +13,11 @@ import pytest
 from helpers import Cli
 
 from macroinfra.timescale.contract import compare
-from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON
+from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON, ServerInfo
 from macroinfra.timescale.inspect import (
     HypertableInfo,
     JobInfo,
     SchemaInspection,
-    ServerInfo,
     TableInfo,
     UniqueIndex,
 )
@@ -29,6 +28,13 @@ def strict(settings, *args: str) -> tuple[int, dict[str, dict]]:
     result = Cli(settings)("doctor", "timescaledb", "--strict", "--json", *args)
     doc = json.loads(result.stdout)
     return result.exit_code, {c["name"]: c for c in doc["checks"]}
+
+
+def failing(settings, name: str) -> tuple[dict, dict[str, dict]]:
+    """The strict doctor exits 1 with check `name` failed: that check, and every check."""
+    code, found = strict(settings)
+    assert code == 1 and found[name]["status"] == "failed", found[name]
+    return found[name], found
 
 
 def execute(settings, *statements: str) -> None:
@@ -78,10 +84,8 @@ def test_human_strict_lines_show_latency_only_where_measured(migrated):
 
 def test_a_changed_chunk_interval_fails_with_the_command_that_fixes_it(migrated):
     execute(migrated, "SELECT set_chunk_time_interval('market_data', INTERVAL '7 days')")
-    code, found = strict(migrated)
-    assert code == 1
-    check = found["schema: hypertables"]
-    assert (check["status"], check["reason"]) == ("failed", "drift")
+    check, found = failing(migrated, "schema: hypertables")
+    assert check["reason"] == "drift"
     assert check["problems"] == ["market_data: chunk interval 7 days, declared 1 month (30 days)"]
     assert "set_chunk_time_interval('market_data', INTERVAL '1 month')" in check["hint"]
     assert found["schema: tables"]["status"] == "ok"
@@ -94,10 +98,8 @@ def test_a_changed_chunk_interval_fails_with_the_command_that_fixes_it(migrated)
 
 def test_a_dropped_table_fails(migrated):
     execute(migrated, "DROP TABLE signals", "DROP TABLE data_sources CASCADE")
-    code, found = strict(migrated)
-    assert code == 1
-    check = found["schema: tables"]
-    assert (check["status"], check["reason"]) == ("failed", "drift")
+    check, found = failing(migrated, "schema: tables")
+    assert check["reason"] == "drift"
     assert sorted(check["problems"]) == [
         "hypertable signals is missing",
         "table data_sources is missing",
@@ -114,10 +116,7 @@ def test_a_unique_index_without_the_time_column_fails(migrated):
         "CREATE UNIQUE INDEX curves_id_only ON curves (id); "
         "RESET timescaledb.restoring",
     )
-    code, found = strict(migrated)
-    assert code == 1
-    check = found["schema: unique indexes"]
-    assert check["status"] == "failed"
+    check, _ = failing(migrated, "schema: unique indexes")
     assert check["problems"] == [
         "curves: unique index curves_id_only (id) lacks the time column curve_date"
     ]
@@ -141,10 +140,7 @@ def test_a_paused_and_failing_policy_job_fails(migrated):
         "consecutive_failures, consecutive_crashes, flags) VALUES (5000, now(), now(), "
         "'infinity', '-infinity', false, 3, '1 s', '1 s', 0, 3, 0, 3, 0, 0)",
     )
-    code, found = strict(migrated)
-    assert code == 1
-    check = found["schema: policy jobs"]
-    assert check["status"] == "failed"
+    check, found = failing(migrated, "schema: policy jobs")
     assert check["problems"] == [
         "market_data: job 5000 (policy_compression) is paused",
         "market_data: job 5000 (policy_compression) failed its last run, 3 failures",
@@ -156,10 +152,8 @@ def test_a_paused_and_failing_policy_job_fails(migrated):
 
 
 def test_migrations_not_at_head_fail(database):
-    code, found = strict(database)
-    assert code == 1
-    check = found["schema: migrations"]
-    assert check["status"] == "failed" and check["hint"] == "run `macroinfra migrate`"
+    check, found = failing(database, "schema: migrations")
+    assert check["hint"] == "run `macroinfra migrate`"
     assert check["detail"].startswith("at no revision, head is ")
     assert found["timescaledb"]["reason"] == "not_migrated"
     assert len(found["schema: tables"]["problems"]) == len(METADATA_TABLES) + len(HYPERTABLES)

@@ -70,8 +70,8 @@ def test_async_engine_and_session_dependency_rolls_back_on_error(migrated):
 
 def test_redis_client_pool_and_close(stack_settings):
     cache = Cache(stack_settings)
-    client = cache.get()
-    assert cache.get() is client
+    client = cache.client()
+    assert cache.client() is client
     pool = client.connection_pool
     assert pool.max_connections == 50
     client.set("macroinfra:test", "value")
@@ -79,5 +79,5 @@ def test_redis_client_pool_and_close(stack_settings):
     client.delete("macroinfra:test")
     cache.close()
     assert cache._client is None and cache._pool is None
-    assert cache.get() is not client  # a new client after close
+    assert cache.client() is not client  # a new client after close
     cache.close()

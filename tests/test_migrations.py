@@ -247,3 +247,56 @@ def test_two_concurrent_migrators_one_applies_the_other_waits(database):
     assert docs[1]["applied"] == [head_revision()]
     assert all(d["waited_for_lock"] for d in docs)
     assert sql_rows(database, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
+
+
+def test_one_edition_reader_serves_the_probe_migration_compression_and_demo(database, monkeypatch):
+    """timescale.edition.read_server is the one reader of the edition: replace what it says,
+    and the doctor probe, the migration, migrate's compression step and the demo all follow."""
+    from dataclasses import replace
+    from datetime import date
+
+    from macroinfra import migrations
+    from macroinfra.data.demo import seed_demo
+    from macroinfra.db import Database
+    from macroinfra.probes import timescaledb
+    from macroinfra.probes.runner import Budget
+    from macroinfra.timescale import edition
+
+    real = edition.read_server
+    asked: list[str] = []  # the driver each caller reads over
+    says: dict[str, object] = {}
+
+    def reader(connection):
+        asked.append(type(connection).__module__.split(".")[0])
+        return replace(real(connection), **says)
+
+    monkeypatch.setattr(edition, "read_server", reader)
+
+    says.update(license="timescale", extension_version="9.9.9")
+    (check,) = timescaledb.probe(database, Budget(time.monotonic() + 5))
+    assert (check.status, check.detail.split(", ", 1)[1]) == (
+        "ok",
+        "TimescaleDB 9.9.9 (Community edition)",
+    )
+    assert asked == ["psycopg"]
+
+    # No extension, says the reader: neither the migration nor the step after it touches
+    # compression, so neither says why it was not applied (Apache) or that it was (Community).
+    asked.clear()
+    says.clear()
+    says.update(extension_version=None)
+    db = Database(database)
+    try:
+        result = migrations.upgrade(db)
+        assert result.after == head_revision() and result.notes == []
+        assert asked == ["sqlalchemy", "sqlalchemy"]  # the migration's, then migrate's
+
+        # The Community edition, says the reader: the demo compresses (none is due here).
+        asked.clear()
+        says.clear()
+        says.update(license="timescale")
+        seeded = seed_demo(db, years=1, instruments=1, end=date(2020, 6, 30))
+        assert seeded.compressed_chunks == 0  # None: the edition has no compression
+        assert asked == ["psycopg"]
+    finally:
+        db.dispose()

@@ -8,19 +8,20 @@ from helpers import sql_rows
 
 from macroinfra.timescale.spec import HYPERTABLES
 
+# What the hypertables' rows refer to: data source 1, instrument 1, series 1 (also used by
+# test_schema_show.py).
+REFERENCES = """
+INSERT INTO data_sources (id, name) VALUES (1, 'FRED');
+INSERT INTO instruments (id, ticker, name, asset_class) VALUES (1, 'ES', 'S&P', 'equity');
+INSERT INTO series_metadata (id, source_id, series_code, name, frequency)
+VALUES (1, 1, 'CPI', 'CPI', 'monthly')
+"""
+
 
 @pytest.fixture
 def conn(migrated):
     with psycopg.connect(migrated.libpq_url, autocommit=True) as conn:
-        conn.execute("INSERT INTO data_sources (id, name) VALUES (1, 'FRED')")
-        conn.execute(
-            "INSERT INTO instruments (id, ticker, name, asset_class) "
-            "VALUES (1, 'ES', 'S&P', 'equity')"
-        )
-        conn.execute(
-            "INSERT INTO series_metadata (id, source_id, series_code, name, frequency) "
-            "VALUES (1, 1, 'CPIAUCSL', 'CPI', 'monthly')"
-        )
+        conn.execute(REFERENCES)
         yield conn
 
 

@@ -8,6 +8,7 @@ import json
 import psycopg
 import pytest
 from helpers import Cli, sql_rows
+from test_schema import REFERENCES
 
 from macroinfra.timescale.spec import BY_TABLE, METADATA_TABLES
 
@@ -17,15 +18,7 @@ UNAVAILABLE = "unavailable: Apache edition"
 def load(settings, months: int) -> None:
     """Rows in market_data over `months` months (one chunk each) and ten years of macro_series."""
     with psycopg.connect(settings.libpq_url, autocommit=True) as conn:
-        conn.execute("INSERT INTO data_sources (id, name) VALUES (1, 'FRED')")
-        conn.execute(
-            "INSERT INTO instruments (id, ticker, name, asset_class) "
-            "VALUES (1, 'ES', 'S&P', 'equity')"
-        )
-        conn.execute(
-            "INSERT INTO series_metadata (id, source_id, series_code, name, frequency) "
-            "VALUES (1, 1, 'CPI', 'CPI', 'monthly')"
-        )
+        conn.execute(REFERENCES)
         conn.execute(
             "INSERT INTO market_data (timestamp, instrument_id, frequency, close) "
             "SELECT timestamptz '2000-01-15' + make_interval(days => 30 * g), 1, 'daily', g "

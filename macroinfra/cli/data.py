@@ -10,7 +10,10 @@ from macroinfra.cli.context import get_app
 from macroinfra.cli.options import JsonOption
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from macroinfra.data.asof import SeriesView
+    from macroinfra.db import Database
 
 app = typer.Typer(help="Read point-in-time data.", no_args_is_help=True)
 
@@ -42,43 +45,39 @@ def asof_(
     as_json: JsonOption = False,
 ) -> None:
     """For each observation, the latest revision released at or before --at."""
-    from macroinfra.cli import render
     from macroinfra.data import asof
 
-    view = asof.as_of(get_app(ctx).db, series, asof.parse_instant(at), source=source)
-    render.emit(view, as_json=as_json, human=_human)
+    _show(lambda db: asof.as_of(db, series, asof.parse_instant(at), source=source), ctx, as_json)
 
 
-@app.command("first-release")
-def first_release(
-    ctx: typer.Context,
-    series: SeriesArgument,
-    *,
-    source: SourceOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """For each observation, the value as first published."""
+def _view_command(name: str, view: str, doc: str) -> None:
+    """Register `data <name>`, which shows asof.<view> (first-release and latest share it)."""
+
+    def command(
+        ctx: typer.Context,
+        series: SeriesArgument,
+        *,
+        source: SourceOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        from macroinfra.data import asof
+
+        _show(lambda db: getattr(asof, view)(db, series, source=source), ctx, as_json)
+
+    command.__doc__ = doc
+    app.command(name)(command)
+
+
+_view_command(
+    "first-release", "first_release", "For each observation, the value as first published."
+)
+_view_command("latest", "latest", "For each observation, the latest revision stored.")
+
+
+def _show(read: Callable[[Database], SeriesView], ctx: typer.Context, as_json: bool) -> None:
     from macroinfra.cli import render
-    from macroinfra.data import asof
 
-    render.emit(
-        asof.first_release(get_app(ctx).db, series, source=source), as_json=as_json, human=_human
-    )
-
-
-@app.command("latest")
-def latest(
-    ctx: typer.Context,
-    series: SeriesArgument,
-    *,
-    source: SourceOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """For each observation, the latest revision stored."""
-    from macroinfra.cli import render
-    from macroinfra.data import asof
-
-    render.emit(asof.latest(get_app(ctx).db, series, source=source), as_json=as_json, human=_human)
+    render.emit(read(get_app(ctx).db), as_json=as_json, human=_human)
 
 
 def _human(view: SeriesView) -> None:

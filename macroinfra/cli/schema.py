@@ -18,16 +18,13 @@ app = typer.Typer(help="Inspect the database schema.", no_args_is_help=True)
 DIFFERS = "≠"
 
 
+TableArgument = Annotated[
+    str | None, typer.Argument(help="Only this table (default: every table).", show_default=False)
+]
+
+
 @app.command("show")
-def show(
-    ctx: typer.Context,
-    table: Annotated[
-        str | None,
-        typer.Argument(help="Only this table (default: every table).", show_default=False),
-    ] = None,
-    *,
-    as_json: JsonOption = False,
-) -> None:
+def show(ctx: typer.Context, table: TableArgument = None, *, as_json: JsonOption = False) -> None:
     """Tables, hypertables, chunks, compression, policies, jobs and sizes, against the spec."""
     from macroinfra.cli import render
     from macroinfra.timescale.contract import schema_report

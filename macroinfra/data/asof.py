@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from macroinfra.data._pg import Target, database_error, driver_connection
 from macroinfra.errors import NotFound, UsageError
@@ -85,43 +85,32 @@ def resolve_series(target: Target, series: int | str, *, source: str | None = No
             raise database_error(exc, "looking up the series") from None
 
 
+class ViewOptions(TypedDict, total=False):
+    """What every view takes besides the series: its source, and the observation dates
+    (inclusive) to read."""
+
+    source: str | None
+    start: date | None
+    end: date | None
+
+
 def as_of(
-    target: Target,
-    series: int | str,
-    at: datetime,
-    *,
-    source: str | None = None,
-    start: date | None = None,
-    end: date | None = None,
+    target: Target, series: int | str, at: datetime, **options: Unpack[ViewOptions]
 ) -> SeriesView:
-    """For each observation (between start and end, inclusive), the latest revision released
-    at or before `at`. `at` must be timezone-aware."""
+    """For each observation, the latest revision released at or before `at`. `at` must be
+    timezone-aware."""
     require_aware(at)
-    return _view(target, series, "as_of", at, source, start, end)
+    return _view(target, series, "as_of", at, **options)
 
 
-def first_release(
-    target: Target,
-    series: int | str,
-    *,
-    source: str | None = None,
-    start: date | None = None,
-    end: date | None = None,
-) -> SeriesView:
+def first_release(target: Target, series: int | str, **options: Unpack[ViewOptions]) -> SeriesView:
     """For each observation, the value as first published (the lowest revision_number)."""
-    return _view(target, series, "first_release", None, source, start, end)
+    return _view(target, series, "first_release", None, **options)
 
 
-def latest(
-    target: Target,
-    series: int | str,
-    *,
-    source: str | None = None,
-    start: date | None = None,
-    end: date | None = None,
-) -> SeriesView:
+def latest(target: Target, series: int | str, **options: Unpack[ViewOptions]) -> SeriesView:
     """For each observation, the latest revision stored (the highest revision_number)."""
-    return _view(target, series, "latest", None, source, start, end)
+    return _view(target, series, "latest", None, **options)
 
 
 def explain(
@@ -154,9 +143,9 @@ def _view(
     series: int | str,
     view: View,
     at: datetime | None,
-    source: str | None,
-    start: date | None,
-    end: date | None,
+    source: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
 ) -> SeriesView:
     import psycopg
 

@@ -7,13 +7,10 @@ loading the same batch twice inserts nothing the second time. A hypertable batch
 range holds no stored row (the usual append) first tries a plain INSERT in a savepoint, which
 is cheaper, and falls back to ON CONFLICT if a key turns up after all.
 
-macro_series is point-in-time data and gets three more checks before anything is inserted (a
-failed check loads nothing):
-- a published revision is never changed: a row with the key of a stored row but another value
-  or release_time is rejected (publish a correction as the next revision_number instead);
-- a batch may not give the same revision twice with different contents;
-- revisions of one observation are released in order: a revision whose release_time is earlier
-  than the previous revision's (stored or in the batch) is rejected.
+Values are checked as they stream: a timestamptz needs a time zone, and an enumerated column
+(frequency, asset_class, country, ...) takes only its enumeration's values; a bad value stops
+the load with the row and column named, and nothing is written. macro_series is point-in-time
+data and gets three more checks before anything is inserted (macroinfra.data.revisions).
 
 On the Community edition a target chunk may be compressed: TimescaleDB (2.11 and later)
 decompresses the affected batches to check the natural key, and the loader lifts its
@@ -28,18 +25,21 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from macroinfra.data._pg import Target, database_error, driver_connection
-from macroinfra.data.tables import TableInfo, table_info
-from macroinfra.errors import OperationError, UsageError
+from macroinfra.data.revisions import RevisionError, check_revisions
+from macroinfra.data.tables import LoadableTable, loadable_table
+from macroinfra.errors import UsageError
 
 if TYPE_CHECKING:
     import psycopg
 
+__all__ = ["LoadResult", "RevisionError", "load"]
+
 STAGE = "_macroinfra_stage"
 DECOMPRESSION_LIMIT = "timescaledb.max_tuples_decompressed_per_dml_transaction"
-MAX_REPORTED = 5
 
 Row = Mapping[str, Any] | Sequence[Any]
 
@@ -56,10 +56,6 @@ class LoadResult:
     def skipped(self) -> int:
         """Rows whose natural key was already present."""
         return self.offered - self.inserted
-
-
-class RevisionError(OperationError):
-    """A macro_series batch that would break point-in-time correctness; nothing was loaded."""
 
 
 @dataclass
@@ -86,7 +82,7 @@ def load(
     the natural key must be given; `id` and the timestamps the database fills are not
     accepted. datetime values for timestamptz columns must carry a time zone.
     """
-    info = table_info(table)
+    info = loadable_table(table)
     it = iter(rows)
     first = next(it, None)
     if columns is None:
@@ -114,7 +110,7 @@ def load(
     return LoadResult(table, batch.count, inserted, time.perf_counter() - started)
 
 
-def _check_columns(info: TableInfo, columns: Sequence[str]) -> tuple[str, ...]:
+def _check_columns(info: LoadableTable, columns: Sequence[str]) -> tuple[str, ...]:
     cols = tuple(columns)
     unknown = [c for c in cols if c not in info.columns]
     if unknown:
@@ -134,25 +130,31 @@ def _check_columns(info: TableInfo, columns: Sequence[str]) -> tuple[str, ...]:
 
 
 def _prepare(
-    rows: Iterator[Row], info: TableInfo, cols: tuple[str, ...], *, as_mappings: bool
+    rows: Iterator[Row], info: LoadableTable, cols: tuple[str, ...], *, as_mappings: bool
 ) -> Iterator[Sequence[Any]]:
-    """Rows as sequences in `cols` order, naive datetimes refused, JSON values wrapped."""
+    """Rows as sequences in `cols` order; naive datetimes and values outside a column's
+    enumeration refused, JSON values wrapped."""
     tz = [cols.index(c) for c in info.timestamptz_columns if c in cols]
     js = [cols.index(c) for c in info.json_columns if c in cols]
+    enums = [
+        (cols.index(c), enum, frozenset([None, *(m.value for m in enum)]))
+        for c, enum in info.enum_columns
+        if c in cols
+    ]
     if as_mappings:
         get = operator.itemgetter(*cols)
         single = len(cols) == 1
         rows = (_pick(get, row, n, info, cols, single) for n, row in enumerate(rows, 1))
-    if not tz and not js:
+    if not tz and not js and not enums:
         return iter(rows)
-    return _checked(rows, info, cols, tz, js)
+    return _checked(rows, info, cols, tz, js, enums)
 
 
 def _pick(
     get: Callable[[Any], Any],
     row: Any,
     n: int,
-    info: TableInfo,
+    info: LoadableTable,
     cols: tuple[str, ...],
     single: bool,
 ) -> Sequence[Any]:
@@ -167,10 +169,11 @@ def _pick(
 
 def _checked(
     rows: Iterable[Sequence[Any]],
-    info: TableInfo,
+    info: LoadableTable,
     cols: tuple[str, ...],
     tz: list[int],
     js: list[int],
+    enums: list[tuple[int, type[StrEnum], frozenset[str | None]]],  # None: NULL
 ) -> Iterator[Sequence[Any]]:
     from psycopg.types.json import Jsonb
 
@@ -183,6 +186,18 @@ def _checked(
                     "has no time zone",
                     hint="give timezone-aware datetimes (e.g. tzinfo=timezone.utc)",
                 )
+        for i, enum, allowed in enums:
+            try:
+                valid = row[i] in allowed
+            except TypeError:  # unhashable: no enumeration's value
+                valid = False
+            if not valid:
+                value = row[i]
+                raise UsageError(
+                    f"loading {info.name}: row {n}, column {cols[i]}: {value!r} is not a "
+                    f"value of {enum.__name__}",
+                    hint=f"{cols[i]} takes one of: {', '.join(m.value for m in enum)}",
+                )
         if js:
             row = list(row)
             for i in js:
@@ -192,7 +207,7 @@ def _checked(
 
 
 def _load(
-    conn: psycopg.Connection[Any], info: TableInfo, cols: tuple[str, ...], batch: _Batch
+    conn: psycopg.Connection[Any], info: LoadableTable, cols: tuple[str, ...], batch: _Batch
 ) -> int:
     from psycopg import sql
 
@@ -221,7 +236,7 @@ def _load(
             # The revision checks read what is stored: one macro_series writer at a time (until
             # this transaction ends), so two concurrent loads cannot both pass them.
             cur.execute("SELECT pg_advisory_xact_lock(hashtext('macroinfra.macro_series'))")
-            _check_revisions(cur, stage)
+            check_revisions(cur, stage)
         if info.is_hypertable:
             cur.execute(
                 "SELECT set_config(name, '0', true) FROM pg_settings WHERE name = %s",
@@ -278,133 +293,3 @@ def _insert_new(conn: psycopg.Connection[Any], cur: psycopg.Cursor[Any], insert:
             return cur.rowcount
     except psycopg.errors.UniqueViolation:
         return None
-
-
-# -- macro_series: point-in-time checks ------------------------------------------------------
-
-_SERIES = "coalesce(sm.series_code || ' (id ' || k.series_id || ')', 'id ' || k.series_id)"
-
-_IN_BATCH = f"""
-SELECT {_SERIES}, k.observation_date, k.revision_number, k.n
-FROM (
-    SELECT series_id, observation_date, revision_number, count(*) AS n
-    FROM {{stage}}
-    GROUP BY series_id, observation_date, revision_number
-    HAVING count(DISTINCT release_time) > 1 OR count(DISTINCT value) > 1
-        OR (count(value) > 0 AND count(value) < count(*))
-) k LEFT JOIN series_metadata sm ON sm.id = k.series_id
-ORDER BY 1, 2, 3 LIMIT {MAX_REPORTED + 1}
-"""
-
-_CHANGED = f"""
-SELECT {_SERIES}, k.observation_date, k.revision_number,
-       k.old_value, k.old_release, k.value, k.release_time
-FROM (
-    SELECT s.series_id, s.observation_date, s.revision_number, s.value, s.release_time,
-           m.value AS old_value, m.release_time AS old_release
-    FROM {{stage}} s
-    JOIN macro_series m USING (series_id, observation_date, revision_number)
-    WHERE m.observation_date BETWEEN %(lo)s AND %(hi)s
-      AND (m.value IS DISTINCT FROM s.value OR m.release_time <> s.release_time)
-) k LEFT JOIN series_metadata sm ON sm.id = k.series_id
-ORDER BY 1, 2, 3 LIMIT {MAX_REPORTED + 1}
-"""
-
-# Stored rows of the observations the batch touches, plus the batch's new rows; a pair of
-# consecutive revisions out of release order is a problem when one of the two is new.
-_OUT_OF_ORDER = f"""
-WITH new AS (
-    SELECT DISTINCT ON (series_id, observation_date, revision_number)
-           series_id, observation_date, revision_number, release_time
-    FROM {{stage}} s
-    WHERE NOT EXISTS (
-        SELECT 1 FROM macro_series m
-        WHERE m.series_id = s.series_id AND m.observation_date = s.observation_date
-          AND m.revision_number = s.revision_number
-          AND m.observation_date BETWEEN %(lo)s AND %(hi)s)
-    ORDER BY series_id, observation_date, revision_number
-), stored AS (
-    SELECT m.series_id, m.observation_date, m.revision_number, m.release_time
-    FROM macro_series m
-    WHERE m.observation_date BETWEEN %(lo)s AND %(hi)s
-      AND (m.series_id, m.observation_date) IN (
-          SELECT DISTINCT series_id, observation_date FROM {{stage}})
-), combined AS (
-    SELECT *, true AS is_new FROM new
-    UNION ALL
-    SELECT *, false FROM stored
-), paired AS (
-    SELECT *, lag(revision_number) OVER w AS prev_revision,
-           lag(release_time) OVER w AS prev_release, lag(is_new) OVER w AS prev_is_new
-    FROM combined
-    WINDOW w AS (PARTITION BY series_id, observation_date ORDER BY revision_number)
-)
-SELECT {_SERIES}, k.observation_date, k.revision_number, k.release_time,
-       k.prev_revision, k.prev_release
-FROM paired k LEFT JOIN series_metadata sm ON sm.id = k.series_id
-WHERE k.release_time < k.prev_release AND (k.is_new OR k.prev_is_new)
-ORDER BY 1, 2, 3 LIMIT {MAX_REPORTED + 1}
-"""
-
-_NOTHING_LOADED = "nothing from this batch was loaded"
-
-
-def _check_revisions(cur: psycopg.Cursor[Any], stage: Any) -> None:
-    from psycopg import sql
-
-    def run(query: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        cur.execute(sql.SQL(query).format(stage=stage), params)  # type: ignore[arg-type]
-        return cur.fetchall()
-
-    cur.execute(sql.SQL("ANALYZE {}").format(stage))
-    doubles = run(_IN_BATCH)
-    if doubles:
-        raise RevisionError(
-            f"macro_series batch rejected: {_count(doubles, 'revision')} given more than "
-            "once, with different values or release times",
-            hint=f"give each (series, observation_date, revision_number) once; {_NOTHING_LOADED}",
-            problems=[
-                f"series {s}, {d}: revision {r} given {n} times differently"
-                for s, d, r, n in doubles[:MAX_REPORTED]
-            ],
-        )
-    cur.execute(
-        sql.SQL("SELECT min(observation_date), max(observation_date) FROM {}").format(stage)
-    )
-    lo, hi = cur.fetchone() or (None, None)
-    bounds = {"lo": lo, "hi": hi}
-    changed = run(_CHANGED, bounds)
-    if changed:
-        raise RevisionError(
-            f"macro_series batch rejected: {_count(changed, 'row')} would change a published "
-            "revision",
-            hint="a published value is never updated: load the correction as the next "
-            f"revision_number, with its own release_time; {_NOTHING_LOADED}",
-            problems=[
-                f"series {s}, {d}: revision {r} is published as {ov} released {_ts(orl)}; "
-                f"the batch gives {v} released {_ts(rl)}"
-                for s, d, r, ov, orl, v, rl in changed[:MAX_REPORTED]
-            ],
-        )
-    disorder = run(_OUT_OF_ORDER, bounds)
-    if disorder:
-        raise RevisionError(
-            f"macro_series batch rejected: {_count(disorder, 'revision')} out of release order",
-            hint="a revision's release_time must be at or after the previous revision's; "
-            + _NOTHING_LOADED,
-            problems=[
-                f"series {s}, {d}: revision {r} released {_ts(rl)} is earlier than "
-                f"revision {pr} released {_ts(prl)}"
-                for s, d, r, rl, pr, prl in disorder[:MAX_REPORTED]
-            ],
-        )
-
-
-def _count(rows: list[Any], noun: str) -> str:
-    if len(rows) > MAX_REPORTED:
-        return f"more than {MAX_REPORTED} {noun}s"
-    return f"{len(rows)} {noun}" + ("s" if len(rows) > 1 else "")
-
-
-def _ts(value: datetime) -> str:
-    return value.isoformat()

@@ -1,4 +1,5 @@
-"""What the loader needs to know about each table it writes: columns and natural key.
+"""What the loader needs to know about each table it writes: columns, natural key, and the
+enumeration each enumerated column takes its values from.
 
 Derived from the SQLAlchemy models (the one description of the schema), on first use.
 """
@@ -6,6 +7,7 @@ Derived from the SQLAlchemy models (the one description of the schema), on first
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 
 from macroinfra.errors import UsageError
@@ -16,7 +18,7 @@ _SERVER_ONLY = frozenset({"created_at", "updated_at"})
 
 
 @dataclass(frozen=True)
-class TableInfo:
+class LoadableTable:
     name: str
     columns: tuple[str, ...]  # every column a writer may give, in table order
     required: tuple[str, ...]  # a batch must give these: the NOT NULL columns of the natural
@@ -26,6 +28,7 @@ class TableInfo:
     time_column: str | None  # hypertables only
     timestamptz_columns: tuple[str, ...]
     json_columns: tuple[str, ...]
+    enum_columns: tuple[tuple[str, type[StrEnum]], ...]  # (column, the StrEnum of its values)
 
     @property
     def is_hypertable(self) -> bool:
@@ -33,14 +36,14 @@ class TableInfo:
 
 
 @cache
-def table_info(name: str) -> TableInfo:
+def loadable_table(name: str) -> LoadableTable:
     """The loadable table `name`; a UsageError names the loadable ones otherwise."""
     if name not in ALL_TABLES:
         raise UsageError(
             f"cannot load into {name!r}: not a macroinfra table",
             hint=f"load into one of: {', '.join(ALL_TABLES)}",
         )
-    from sqlalchemy import UniqueConstraint
+    from sqlalchemy import Enum, UniqueConstraint
     from sqlalchemy.dialects.postgresql import JSON, JSONB
     from sqlalchemy.types import DateTime
 
@@ -67,7 +70,7 @@ def table_info(name: str) -> TableInfo:
         and c.default is None
         and c.name not in required
     ]
-    return TableInfo(
+    return LoadableTable(
         name=name,
         columns=tuple(c.name for c in columns),
         required=tuple(required),
@@ -78,4 +81,9 @@ def table_info(name: str) -> TableInfo:
             c.name for c in columns if isinstance(c.type, DateTime) and c.type.timezone
         ),
         json_columns=tuple(c.name for c in columns if isinstance(c.type, JSON | JSONB)),
+        enum_columns=tuple(
+            (c.name, c.type.enum_class)
+            for c in columns
+            if isinstance(c.type, Enum) and c.type.enum_class is not None
+        ),
     )

@@ -1,13 +1,13 @@
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, Numeric, UniqueConstraint
+from sqlalchemy import DateTime, Integer, Numeric
 from sqlalchemy.orm import Mapped, mapped_column
 
-from macroinfra.models.base import Base, hypertable_id
+from macroinfra.models.base import Base, SeriesObservation, natural_key
 
 
-class MacroSeries(Base):
+class MacroSeries(SeriesObservation, Base):
     """Observations of economic series, one row per revision.
 
     `release_time` is when a value became known: an as-of query at time T never sees a row
@@ -16,14 +16,9 @@ class MacroSeries(Base):
 
     __tablename__ = "macro_series"
     __table_args__ = (
-        UniqueConstraint(
-            "series_id", "observation_date", "revision_number", name="uq_macro_series_natural_key"
-        ),
+        natural_key(__tablename__, "series_id", "observation_date", "revision_number"),
     )
 
-    id: Mapped[int] = hypertable_id()
-    observation_date: Mapped[date] = mapped_column(Date, primary_key=True)
-    series_id: Mapped[int] = mapped_column(ForeignKey("series_metadata.id"))
     value: Mapped[Decimal | None] = mapped_column(Numeric(24, 8))
     release_time: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), comment="When this value became known"

@@ -2,11 +2,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Numeric, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from macroinfra.models.base import Base, hypertable_id
+from macroinfra.models.base import Base, hypertable_id, natural_key
 
 
 class Signal(Base):
@@ -15,11 +15,11 @@ class Signal(Base):
 
     __tablename__ = "signals"
     __table_args__ = (
-        UniqueConstraint(
+        natural_key(
+            __tablename__,
             "signal_type",
             "signal_date",
             "instrument_id",
-            name="uq_signals_natural_key",
             postgresql_nulls_not_distinct=True,
         ),
     )

@@ -1,10 +1,10 @@
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Integer, Numeric, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, Numeric
 from sqlalchemy.orm import Mapped, mapped_column
 
-from macroinfra.models.base import Base, hypertable_id
+from macroinfra.models.base import Base, hypertable_id, natural_key
 
 
 class VolSurface(Base):
@@ -12,13 +12,7 @@ class VolSurface(Base):
 
     __tablename__ = "vol_surfaces"
     __table_args__ = (
-        UniqueConstraint(
-            "instrument_id",
-            "surface_date",
-            "delta",
-            "tenor_days",
-            name="uq_vol_surfaces_natural_key",
-        ),
+        natural_key(__tablename__, "instrument_id", "surface_date", "delta", "tenor_days"),
     )
 
     id: Mapped[int] = hypertable_id()

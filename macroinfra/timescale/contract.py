@@ -14,10 +14,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from macroinfra.errors import NotFound
+from macroinfra.timescale.edition import ServerInfo
 from macroinfra.timescale.inspect import (
     HypertableInfo,
     SchemaInspection,
-    ServerInfo,
     TableInfo,
     inspect_schema,
 )
@@ -246,6 +246,12 @@ def _differences(
     return diffs
 
 
+def _mismatch(name: str, aspect: str, what: str, declared: str, actual: str | None) -> Difference:
+    return Difference(
+        name, aspect, declared, actual, f"{name}: {what} {actual}, declared {declared}"
+    )
+
+
 def _hypertable_differences(
     spec: HypertableSpec, hyper: HypertableInfo, server: ServerInfo
 ) -> list[Difference]:
@@ -253,116 +259,80 @@ def _hypertable_differences(
     diffs = []
     if hyper.time_column != spec.time_column:
         diffs.append(
-            Difference(
-                name,
-                "time_column",
-                spec.time_column,
-                hyper.time_column,
-                f"{name}: time column {hyper.time_column}, declared {spec.time_column}",
-            )
+            _mismatch(name, "time_column", "time column", spec.time_column, hyper.time_column)
         )
     if hyper.time_type != spec.time_type:
         diffs.append(
-            Difference(
-                name,
-                "time_type",
-                spec.time_type,
-                hyper.time_type,
-                f"{name}: time column type {hyper.time_type}, declared {spec.time_type}",
-            )
+            _mismatch(name, "time_type", "time column type", spec.time_type, hyper.time_type)
         )
     if hyper.chunk_interval != spec.chunk_interval:
-        actual = describe_interval(hyper.chunk_interval)
         declared = declared_interval(spec.chunk_interval, spec.chunk_interval_sql)
-        diffs.append(
-            Difference(
-                name,
-                "chunk_interval",
-                declared,
-                actual,
-                f"{name}: chunk interval {actual}, declared {declared}",
-            )
-        )
+        actual = describe_interval(hyper.chunk_interval)
+        diffs.append(_mismatch(name, "chunk_interval", "chunk interval", declared, actual))
+    diffs.extend(_compression_differences(spec, hyper, server))
+    diffs.extend(_policy_differences(spec, hyper, server))
+    return diffs
 
-    declared_order = spec.order_by_sql
-    policy = hyper.compression_policy
+
+def _compression_differences(
+    spec: HypertableSpec, hyper: HypertableInfo, server: ServerInfo
+) -> list[Difference]:
+    name = spec.table
     if not server.supports_compression and not hyper.compression_enabled:
-        diffs.append(
+        return [
             Difference(
                 name,
                 "compression",
-                f"segment by {spec.segment_by_sql}, order by {declared_order}",
+                f"segment by {spec.segment_by_sql}, order by {spec.order_by_sql}",
                 UNAVAILABLE,
                 f"{name}: compression not enabled ({UNAVAILABLE})",
                 unavailable=True,
             )
-        )
-    elif not hyper.compression_enabled:
-        diffs.append(
-            Difference(
-                name, "compression", "enabled", "disabled", f"{name}: compression is not enabled"
-            )
-        )
-    else:
-        if hyper.segment_by != spec.segment_by:
-            actual_seg = ", ".join(hyper.segment_by) or "(none)"
-            diffs.append(
-                Difference(
-                    name,
-                    "segment_by",
-                    spec.segment_by_sql,
-                    actual_seg,
-                    f"{name}: segment by {actual_seg}, declared {spec.segment_by_sql}",
-                )
-            )
-        actual_order = ", ".join(o.sql() for o in hyper.order_by) or "(none)"
-        if [(o.column, o.descending) for o in hyper.order_by] != [
-            (o.column, o.descending) for o in spec.order_by
-        ]:
-            diffs.append(
-                Difference(
-                    name,
-                    "order_by",
-                    declared_order,
-                    actual_order,
-                    f"{name}: order by {actual_order}, declared {declared_order}",
-                )
-            )
+        ]
+    if not hyper.compression_enabled:
+        message = f"{name}: compression is not enabled"
+        return [Difference(name, "compression", "enabled", "disabled", message)]
+    diffs = []
+    if hyper.segment_by != spec.segment_by:
+        actual = ", ".join(hyper.segment_by) or "(none)"
+        diffs.append(_mismatch(name, "segment_by", "segment by", spec.segment_by_sql, actual))
+    actual_order = [(o.column, o.descending) for o in hyper.order_by]
+    if actual_order != [(o.column, o.descending) for o in spec.order_by]:
+        actual = ", ".join(o.sql() for o in hyper.order_by) or "(none)"
+        diffs.append(_mismatch(name, "order_by", "order by", spec.order_by_sql, actual))
+    return diffs
 
-    declared_after = f"after {describe_interval(spec.compress_after)}"
+
+def _policy_differences(
+    spec: HypertableSpec, hyper: HypertableInfo, server: ServerInfo
+) -> list[Difference]:
+    name = spec.table
+    policy = hyper.compression_policy
+    declared = f"after {describe_interval(spec.compress_after)}"
     if policy is None and not server.supports_compression:
-        diffs.append(
+        return [
             Difference(
                 name,
                 "compression_policy",
-                declared_after,
+                declared,
                 UNAVAILABLE,
                 f"{name}: no compression policy ({UNAVAILABLE})",
                 unavailable=True,
             )
-        )
-    elif policy is None:
-        diffs.append(
-            Difference(
-                name, "compression_policy", declared_after, "none", f"{name}: no compression policy"
-            )
-        )
-    elif policy.compress_after != spec.compress_after:
-        actual_after = (
+        ]
+    if policy is None:
+        message = f"{name}: no compression policy"
+        return [Difference(name, "compression_policy", declared, "none", message)]
+    if policy.compress_after != spec.compress_after:
+        actual = (
             f"after {describe_interval(policy.compress_after)}"
             if policy.compress_after is not None
             else f"config {policy.config}"
         )
-        diffs.append(
-            Difference(
-                name,
-                "compress_after",
-                declared_after,
-                actual_after,
-                f"{name}: compression policy compresses {actual_after}, declared {declared_after}",
-            )
-        )
-    return diffs
+        return [
+            _mismatch(name, "compress_after", "compression policy compresses", declared, actual)
+        ]
+    return []
 
 
 def _job_differences(name: str, hyper: HypertableInfo) -> list[Difference]:

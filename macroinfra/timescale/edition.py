@@ -1,4 +1,10 @@
-"""Which TimescaleDB edition a server runs: read from the server, never guessed from an error."""
+"""Which TimescaleDB edition a server runs: read from the server, never guessed from an error.
+
+`read_server` is the one reader of the edition (the license and the extension version), with
+the other server facts its callers want in the same round trip. The probe, the migration, the
+compression step, `schema show` and the demo data all ask it. It takes a psycopg connection
+or a SQLAlchemy one, and imports neither, so `doctor` reads the edition without SQLAlchemy.
+"""
 
 from __future__ import annotations
 
@@ -17,33 +23,47 @@ APACHE_FIX = (
     "then run `macroinfra migrate` to apply compression"
 )
 
+# pg_available_extensions reads the extension folder: only asked when the extension is absent.
+SERVER_SQL = """
+SELECT current_database(),
+       current_setting('server_version'),
+       e.extversion,
+       current_setting('timescaledb.license', true),
+       CASE WHEN e.extversion IS NOT NULL THEN true
+            ELSE EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
+       END
+FROM (SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb')
+      AS extversion) e
+"""
+
 
 @dataclass(frozen=True)
-class Edition:
+class ServerInfo:
+    database: str
+    server_version: str
+    extension_version: str | None  # None: the timescaledb extension is not in this database
     license: str | None  # "apache", "timescale", or None when the extension is not loaded
-    extension_version: str | None
+    extension_available: bool = True  # False: TimescaleDB is not installed on the server
+    __json_properties__ = ("edition", "supports_compression")
 
     @property
-    def supports_compression(self) -> bool:
-        return self.license == COMMUNITY
-
-    @property
-    def label(self) -> str:
+    def edition(self) -> str:
         if self.license == COMMUNITY:
             return "Community"
         if self.license == APACHE:
             return "Apache"
         return "unknown"
 
+    @property
+    def supports_compression(self) -> bool:
+        return self.license == COMMUNITY
 
-def detect_edition(connection: Any) -> Edition:
-    """Read the license and the installed extension version over a SQLAlchemy connection."""
-    from sqlalchemy import text
 
-    row = connection.execute(
-        text(
-            "SELECT current_setting('timescaledb.license', true),"
-            " (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb')"
-        )
-    ).one()
-    return Edition(license=row[0] or None, extension_version=row[1])
+def read_server(connection: Any) -> ServerInfo:
+    """The server's edition and versions, over a psycopg or a SQLAlchemy connection."""
+    if hasattr(connection, "exec_driver_sql"):  # SQLAlchemy: its events see the statement
+        row = connection.exec_driver_sql(SERVER_SQL).one()
+    else:
+        row = connection.execute(SERVER_SQL).fetchone()
+    database, version, extension, license_, available = row
+    return ServerInfo(database, version, extension, license_ or None, bool(available))

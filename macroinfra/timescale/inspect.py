@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from macroinfra.timescale.edition import Edition
+from macroinfra.timescale import edition
+from macroinfra.timescale.edition import ServerInfo
 from macroinfra.timescale.spec import OrderBy
 
 if TYPE_CHECKING:
@@ -29,23 +30,6 @@ _SHORT_TYPES = {
     "time with time zone": "timetz",
     "time without time zone": "time",
 }
-
-
-@dataclass(frozen=True)
-class ServerInfo:
-    database: str
-    server_version: str
-    extension_version: str | None  # None: the timescaledb extension is not in this database
-    license: str | None  # "apache", "timescale" or None
-    __json_properties__ = ("edition", "supports_compression")
-
-    @property
-    def edition(self) -> str:
-        return Edition(self.license, self.extension_version).label
-
-    @property
-    def supports_compression(self) -> bool:
-        return Edition(self.license, self.extension_version).supports_compression
 
 
 @dataclass(frozen=True)
@@ -163,13 +147,6 @@ def _finite(expression: str) -> str:
     return f"CASE WHEN isfinite({expression}) THEN {expression} END"
 
 
-SERVER_SQL = """
-SELECT current_database(),
-       current_setting('server_version'),
-       (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),
-       current_setting('timescaledb.license', true)
-"""
-
 TABLES_SQL = f"""
 SELECT c.relname, pg_total_relation_size(c.oid), c.reltuples::bigint
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -244,13 +221,6 @@ ORDER BY t.relname, i.relname
 """
 
 
-def read_server(connection: Connection) -> ServerInfo:
-    from sqlalchemy import text
-
-    database, version, extension, license_ = connection.execute(text(SERVER_SQL)).one()
-    return ServerInfo(database, version, extension, license_ or None)
-
-
 def inspect_schema(
     connection: Connection, table: str | None = None, *, schema: str = SCHEMA
 ) -> SchemaInspection:
@@ -260,7 +230,7 @@ def inspect_schema(
 
     params = {"schema": schema, "table": table}
     with count_queries(connection) as counter:
-        server = read_server(connection)
+        server = edition.read_server(connection)
         tables = connection.execute(text(TABLES_SQL), params).all()
         hypertables: dict[str, HypertableInfo] = {}
         hyper_rows: dict[str, Any] = {}

@@ -70,6 +70,8 @@ ONE_MONTH = (timedelta(days=30), "1 month")
 THREE_MONTHS = (timedelta(days=90), "3 months")
 ONE_YEAR = (timedelta(days=360), "1 year")
 
+_NEWEST_OBSERVATION_FIRST = OrderBy("observation_date", True)
+
 HYPERTABLES: tuple[HypertableSpec, ...] = (
     _spec(
         "market_data",
@@ -86,7 +88,7 @@ HYPERTABLES: tuple[HypertableSpec, ...] = (
         "date",
         ONE_YEAR,
         "series_id",
-        (OrderBy("observation_date", True), OrderBy("revision_number", True)),
+        (_NEWEST_OBSERVATION_FIRST, OrderBy("revision_number", True)),
         180,
     ),
     _spec(
@@ -98,23 +100,17 @@ HYPERTABLES: tuple[HypertableSpec, ...] = (
         (OrderBy("curve_date", True), OrderBy("tenor_days")),
         90,
     ),
-    _spec(
-        "flow_data",
-        "observation_date",
-        "date",
-        ONE_YEAR,
-        "series_id",
-        (OrderBy("observation_date", True),),
-        180,
-    ),
-    _spec(
-        "fiscal_data",
-        "observation_date",
-        "date",
-        ONE_YEAR,
-        "series_id",
-        (OrderBy("observation_date", True),),
-        180,
+    *(  # flow and fiscal figures: one value a period, kept alike
+        _spec(
+            table,
+            "observation_date",
+            "date",
+            ONE_YEAR,
+            "series_id",
+            (_NEWEST_OBSERVATION_FIRST,),
+            180,
+        )
+        for table in ("flow_data", "fiscal_data")
     ),
     _spec(
         "vol_surfaces",

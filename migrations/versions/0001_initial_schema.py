@@ -11,6 +11,7 @@ was not applied. `macroinfra migrate` applies it later, once the edition allows 
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,230 +19,157 @@ from sqlalchemy.dialects import postgresql
 
 from macroinfra.migrations import note
 from macroinfra.timescale import ddl
-from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON, detect_edition
-from macroinfra.timescale.spec import HYPERTABLES
+from macroinfra.timescale.compression import apply_compression
+from macroinfra.timescale.spec import BY_TABLE, HYPERTABLES
 
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Dropped in this order: each table before the tables it refers to.
+TABLES = (
+    "signals",
+    "macro_series",
+    "flow_data",
+    "fiscal_data",
+    "vol_surfaces",
+    "series_metadata",
+    "market_data",
+    "instruments",
+    "data_sources",
+    "curves",
+)
+
+
+def _column(name: str, type_: Any, *args: Any, null: bool = False, **kw: Any) -> sa.Column:
+    return sa.Column(name, type_, *args, nullable=null, **kw)
+
+
+def _strings(*, null: bool = False, **lengths: int) -> list[sa.Column]:
+    """VARCHAR columns, in the order given: name=length."""
+    return [_column(name, sa.String(length=n), null=null) for name, n in lengths.items()]
+
+
+def _now(*names: str) -> list[sa.Column]:
+    """Timestamps the database fills: created_at, updated_at."""
+    now = sa.text("now()")
+    return [_column(name, sa.DateTime(timezone=True), server_default=now) for name in names]
+
+
+def _ref(table: str, column: str, referred: str, *, null: bool = False) -> sa.Column:
+    """An integer column referring to `referred`.id, its constraint named by the convention."""
+    fk = sa.ForeignKey(f"{referred}.id", name=op.f(f"fk_{table}_{column}_{referred}"))
+    return _column(column, sa.Integer(), fk, null=null)
+
+
+def _metadata_table(table: str, *columns: Any, unique: tuple[str, ...]) -> None:
+    op.create_table(
+        table,
+        _column("id", sa.Integer()),
+        *columns,
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{table}")),
+        sa.UniqueConstraint(*unique, name=op.f(f"uq_{table}_{'_'.join(unique)}")),
+    )
+
+
+def _hypertable(table: str, *columns: Any, key: tuple[str, ...], **key_options: Any) -> None:
+    """id and the declared time column, then `columns`; the primary key (id, time column) and
+    the natural key `key` (which names the time column too)."""
+    time_column = BY_TABLE[table].time_column
+    timestamptz = BY_TABLE[table].time_type == "timestamptz"
+    op.create_table(
+        table,
+        _column("id", sa.BigInteger(), sa.Identity(always=False)),
+        _column(time_column, sa.DateTime(timezone=True) if timestamptz else sa.Date()),
+        *columns,
+        sa.PrimaryKeyConstraint("id", time_column, name=op.f(f"pk_{table}")),
+        sa.UniqueConstraint(*key, name=f"uq_{table}_natural_key", **key_options),
+    )
+
 
 def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-    op.create_table(
+    _hypertable(
         "curves",
-        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("curve_date", sa.Date(), nullable=False),
-        sa.Column("curve_id", sa.String(length=64), nullable=False),
-        sa.Column("curve_type", sa.String(length=16), nullable=False),
-        sa.Column("tenor_days", sa.Integer(), nullable=False),
-        sa.Column("tenor_label", sa.String(length=8), nullable=True),
-        sa.Column("rate", sa.Numeric(precision=12, scale=8), nullable=False),
-        sa.Column("country", sa.String(length=16), nullable=True),
-        sa.PrimaryKeyConstraint("id", "curve_date", name=op.f("pk_curves")),
-        sa.UniqueConstraint("curve_id", "curve_date", "tenor_days", name="uq_curves_natural_key"),
+        *_strings(curve_id=64, curve_type=16),
+        _column("tenor_days", sa.Integer()),
+        *_strings(tenor_label=8, null=True),
+        _column("rate", sa.Numeric(precision=12, scale=8)),
+        *_strings(country=16, null=True),
+        key=("curve_id", "curve_date", "tenor_days"),
     )
-    op.create_table(
+    _metadata_table(
         "data_sources",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=64), nullable=False),
-        sa.Column("description", sa.Text(), nullable=True),
-        sa.Column("base_url", sa.String(length=512), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_sources")),
-        sa.UniqueConstraint("name", name=op.f("uq_data_sources_name")),
+        *_strings(name=64),
+        _column("description", sa.Text(), null=True),
+        *_strings(base_url=512, null=True),
+        *_now("created_at"),
+        unique=("name",),
     )
-    op.create_table(
+    _metadata_table(
         "instruments",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("ticker", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=256), nullable=False),
-        sa.Column("asset_class", sa.String(length=32), nullable=False),
-        sa.Column("country", sa.String(length=16), nullable=True),
-        sa.Column("currency", sa.String(length=3), nullable=True),
-        sa.Column("exchange", sa.String(length=32), nullable=True),
-        sa.Column("is_active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_instruments")),
-        sa.UniqueConstraint("ticker", name=op.f("uq_instruments_ticker")),
+        *_strings(ticker=64, name=256, asset_class=32),
+        *_strings(country=16, currency=3, exchange=32, null=True),
+        _column("is_active", sa.Boolean(), server_default=sa.text("true")),
+        *_now("created_at", "updated_at"),
+        unique=("ticker",),
     )
-    op.create_table(
+    price = sa.Numeric(precision=20, scale=8)
+    _hypertable(
         "market_data",
-        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("timestamp", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("instrument_id", sa.Integer(), nullable=False),
-        sa.Column("frequency", sa.String(length=16), nullable=False),
-        sa.Column("open", sa.Numeric(precision=20, scale=8), nullable=True),
-        sa.Column("high", sa.Numeric(precision=20, scale=8), nullable=True),
-        sa.Column("low", sa.Numeric(precision=20, scale=8), nullable=True),
-        sa.Column("close", sa.Numeric(precision=20, scale=8), nullable=False),
-        sa.Column("volume", sa.BigInteger(), nullable=True),
-        sa.Column("adjusted_close", sa.Numeric(precision=20, scale=8), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["instrument_id"],
-            ["instruments.id"],
-            name=op.f("fk_market_data_instrument_id_instruments"),
-        ),
-        sa.PrimaryKeyConstraint("id", "timestamp", name=op.f("pk_market_data")),
-        sa.UniqueConstraint(
-            "instrument_id", "timestamp", "frequency", name="uq_market_data_natural_key"
-        ),
+        _ref("market_data", "instrument_id", "instruments"),
+        *_strings(frequency=16),
+        *(_column(name, price, null=True) for name in ("open", "high", "low")),
+        _column("close", price),
+        _column("volume", sa.BigInteger(), null=True),
+        _column("adjusted_close", price, null=True),
+        key=("instrument_id", "timestamp", "frequency"),
     )
-    op.create_table(
+    _metadata_table(
         "series_metadata",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("source_id", sa.Integer(), nullable=False),
-        sa.Column("series_code", sa.String(length=128), nullable=False),
-        sa.Column("name", sa.String(length=512), nullable=False),
-        sa.Column("frequency", sa.String(length=16), nullable=False),
-        sa.Column("country", sa.String(length=16), nullable=True),
-        sa.Column("unit", sa.String(length=64), nullable=True),
-        sa.Column("seasonal_adjustment", sa.String(length=32), nullable=True),
-        sa.Column("description", sa.Text(), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.ForeignKeyConstraint(
-            ["source_id"],
-            ["data_sources.id"],
-            name=op.f("fk_series_metadata_source_id_data_sources"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_series_metadata")),
-        sa.UniqueConstraint(
-            "source_id", "series_code", name=op.f("uq_series_metadata_source_id_series_code")
-        ),
+        _ref("series_metadata", "source_id", "data_sources"),
+        *_strings(series_code=128, name=512, frequency=16),
+        *_strings(country=16, unit=64, seasonal_adjustment=32, null=True),
+        _column("description", sa.Text(), null=True),
+        *_now("created_at", "updated_at"),
+        unique=("source_id", "series_code"),
     )
-    op.create_table(
+    _hypertable(
         "vol_surfaces",
-        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("surface_date", sa.Date(), nullable=False),
-        sa.Column("instrument_id", sa.Integer(), nullable=False),
-        sa.Column("delta", sa.Numeric(precision=6, scale=4), nullable=False),
-        sa.Column("tenor_days", sa.Integer(), nullable=False),
-        sa.Column("implied_vol", sa.Numeric(precision=10, scale=6), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["instrument_id"],
-            ["instruments.id"],
-            name=op.f("fk_vol_surfaces_instrument_id_instruments"),
-        ),
-        sa.PrimaryKeyConstraint("id", "surface_date", name=op.f("pk_vol_surfaces")),
-        sa.UniqueConstraint(
-            "instrument_id",
-            "surface_date",
-            "delta",
-            "tenor_days",
-            name="uq_vol_surfaces_natural_key",
-        ),
+        _ref("vol_surfaces", "instrument_id", "instruments"),
+        _column("delta", sa.Numeric(precision=6, scale=4)),
+        _column("tenor_days", sa.Integer()),
+        _column("implied_vol", sa.Numeric(precision=10, scale=6)),
+        key=("instrument_id", "surface_date", "delta", "tenor_days"),
     )
-    op.create_table(
-        "fiscal_data",
-        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("observation_date", sa.Date(), nullable=False),
-        sa.Column("series_id", sa.Integer(), nullable=False),
-        sa.Column("fiscal_metric", sa.String(length=32), nullable=False),
-        sa.Column("value", sa.Numeric(precision=24, scale=4), nullable=False),
-        sa.Column("unit", sa.String(length=32), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["series_id"],
-            ["series_metadata.id"],
-            name=op.f("fk_fiscal_data_series_id_series_metadata"),
-        ),
-        sa.PrimaryKeyConstraint("id", "observation_date", name=op.f("pk_fiscal_data")),
-        sa.UniqueConstraint(
-            "series_id", "observation_date", "fiscal_metric", name="uq_fiscal_data_natural_key"
-        ),
-    )
-    op.create_table(
-        "flow_data",
-        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("observation_date", sa.Date(), nullable=False),
-        sa.Column("series_id", sa.Integer(), nullable=False),
-        sa.Column("flow_type", sa.String(length=32), nullable=False),
-        sa.Column("value", sa.Numeric(precision=24, scale=4), nullable=False),
-        sa.Column("unit", sa.String(length=32), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["series_id"],
-            ["series_metadata.id"],
-            name=op.f("fk_flow_data_series_id_series_metadata"),
-        ),
-        sa.PrimaryKeyConstraint("id", "observation_date", name=op.f("pk_flow_data")),
-        sa.UniqueConstraint(
-            "series_id", "observation_date", "flow_type", name="uq_flow_data_natural_key"
-        ),
-    )
-    op.create_table(
+    for table, kind in (("fiscal_data", "fiscal_metric"), ("flow_data", "flow_type")):
+        _hypertable(
+            table,
+            _ref(table, "series_id", "series_metadata"),
+            *_strings(**{kind: 32}),
+            _column("value", sa.Numeric(precision=24, scale=4)),
+            *_strings(unit=32, null=True),
+            key=("series_id", "observation_date", kind),
+        )
+    _hypertable(
         "macro_series",
-        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("observation_date", sa.Date(), nullable=False),
-        sa.Column("series_id", sa.Integer(), nullable=False),
-        sa.Column("value", sa.Numeric(precision=24, scale=8), nullable=True),
-        sa.Column(
-            "release_time",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            comment="When this value became known",
-        ),
-        sa.Column("revision_number", sa.Integer(), server_default="0", nullable=False),
-        sa.ForeignKeyConstraint(
-            ["series_id"],
-            ["series_metadata.id"],
-            name=op.f("fk_macro_series_series_id_series_metadata"),
-        ),
-        sa.PrimaryKeyConstraint("id", "observation_date", name=op.f("pk_macro_series")),
-        sa.UniqueConstraint(
-            "series_id", "observation_date", "revision_number", name="uq_macro_series_natural_key"
-        ),
+        _ref("macro_series", "series_id", "series_metadata"),
+        _column("value", sa.Numeric(precision=24, scale=8), null=True),
+        _column("release_time", sa.DateTime(timezone=True), comment="When this value became known"),
+        _column("revision_number", sa.Integer(), server_default="0"),
+        key=("series_id", "observation_date", "revision_number"),
     )
-    op.create_table(
+    _hypertable(
         "signals",
-        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("signal_date", sa.Date(), nullable=False),
-        sa.Column("signal_type", sa.String(length=64), nullable=False),
-        sa.Column("instrument_id", sa.Integer(), nullable=True),
-        sa.Column("series_id", sa.Integer(), nullable=True),
-        sa.Column("value", sa.Numeric(precision=24, scale=8), nullable=False),
-        sa.Column("confidence", sa.Numeric(precision=5, scale=4), nullable=True),
-        sa.Column("metadata", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["instrument_id"], ["instruments.id"], name=op.f("fk_signals_instrument_id_instruments")
-        ),
-        sa.ForeignKeyConstraint(
-            ["series_id"], ["series_metadata.id"], name=op.f("fk_signals_series_id_series_metadata")
-        ),
-        sa.PrimaryKeyConstraint("id", "signal_date", name=op.f("pk_signals")),
-        sa.UniqueConstraint(
-            "signal_type",
-            "signal_date",
-            "instrument_id",
-            name="uq_signals_natural_key",
-            postgresql_nulls_not_distinct=True,
-        ),
+        *_strings(signal_type=64),
+        _ref("signals", "instrument_id", "instruments", null=True),
+        _ref("signals", "series_id", "series_metadata", null=True),
+        _column("value", sa.Numeric(precision=24, scale=8)),
+        _column("confidence", sa.Numeric(precision=5, scale=4), null=True),
+        _column("metadata", postgresql.JSONB(astext_type=sa.Text()), null=True),
+        key=("signal_type", "signal_date", "instrument_id"),
+        postgresql_nulls_not_distinct=True,
     )
     _hypertables()
 
@@ -253,23 +181,11 @@ def _hypertables() -> None:
     if op.get_context().as_sql:
         op.execute(ddl.compression_block(quote))  # the edition is read when the SQL runs
         return
-    edition = detect_edition(op.get_bind())
-    if edition.supports_compression:
-        for statement in ddl.compression_statements(quote):
-            op.execute(statement)
-    else:
-        note(f"compression not applied: {APACHE_REASON}; fix: {APACHE_FIX}")
+    for message in apply_compression(op.get_bind()):
+        note(message)
 
 
 def downgrade() -> None:
-    op.drop_table("signals")
-    op.drop_table("macro_series")
-    op.drop_table("flow_data")
-    op.drop_table("fiscal_data")
-    op.drop_table("vol_surfaces")
-    op.drop_table("series_metadata")
-    op.drop_table("market_data")
-    op.drop_table("instruments")
-    op.drop_table("data_sources")
-    op.drop_table("curves")
+    for table in TABLES:
+        op.drop_table(table)
     op.execute("DROP EXTENSION IF EXISTS timescaledb")
