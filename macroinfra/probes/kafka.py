@@ -78,8 +78,8 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         admin = KafkaAdminClient(
             bootstrap_servers=servers,
             client_id="macroinfra-doctor",
-            request_timeout_ms=ms,
-            bootstrap_timeout_ms=ms,
+            # One limit for a request, the first connection, and the wait between retries.
+            **dict.fromkeys(("request_timeout_ms", "bootstrap_timeout_ms"), ms),
             reconnect_backoff_max_ms=ms,
             kafka_client=TrackedClient,
         )

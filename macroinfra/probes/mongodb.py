@@ -18,7 +18,7 @@ from pymongo.errors import (
 
 from macroinfra.errors import first_line
 from macroinfra.probes._net import tcp_open
-from macroinfra.probes.result import Check, failed, ok, waited
+from macroinfra.probes.result import Check, cannot_talk, failed, ok, waited
 from macroinfra.probes.runner import Budget
 
 if TYPE_CHECKING:
@@ -54,10 +54,10 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         authSource="admin",
         directConnection=True,
         appname="macroinfra-doctor",
-        serverSelectionTimeoutMS=ms,
-        connectTimeoutMS=ms,
-        socketTimeoutMS=ms,
-        timeoutMS=ms,
+        # One limit for every phase: selecting, connecting, reading, the whole operation.
+        **dict.fromkeys(
+            ("serverSelectionTimeoutMS", "connectTimeoutMS", "socketTimeoutMS", "timeoutMS"), ms
+        ),
         retryReads=False,
         retryWrites=False,
         maxPoolSize=1,
@@ -97,12 +97,7 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         )
         return
     except (ConnectionFailure, PyMongoError) as exc:
-        yield _fail(
-            f"cannot talk to MongoDB at {where}: {first_line(exc)}",
-            ADDRESS_HINT,
-            reason="error",
-            started=started,
-        )
+        yield cannot_talk(SERVICE, "MongoDB", where, exc, hint=ADDRESS_HINT, started=started)
         return
     finally:
         client.close()

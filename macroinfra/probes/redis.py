@@ -12,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from macroinfra.errors import first_line
-from macroinfra.probes.result import Check, failed, ok, waited
+from macroinfra.probes.result import Check, cannot_talk, failed, ok, waited
 from macroinfra.probes.runner import Budget
 
 if TYPE_CHECKING:
@@ -81,12 +81,7 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
                 started=started,
             )
         else:
-            yield _fail(
-                f"cannot talk to Redis at {where}: {first_line(exc)}",
-                ADDRESS_HINT,
-                reason="error",
-                started=started,
-            )
+            yield cannot_talk(SERVICE, "Redis", where, exc, hint=ADDRESS_HINT, started=started)
         return
     finally:
         client.close()

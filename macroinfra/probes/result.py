@@ -86,6 +86,14 @@ failed = partial(not_ok, Status.FAILED)
 warning = partial(not_ok, Status.WARNING)
 
 
+def cannot_talk(service: str, label: str, where: str, exc: BaseException, **kw: Any) -> Check:
+    """A service that answered and then failed in a way no other check names."""
+    from macroinfra.errors import first_line
+
+    detail = f"cannot talk to {label} at {where}: {first_line(exc)}"
+    return failed(service, service, detail, reason="error", **kw)
+
+
 def waited(started: float) -> str:
     """How long since `started`, for a timeout message: '2.0 s'."""
     return f"{time.monotonic() - started:.1f} s"
