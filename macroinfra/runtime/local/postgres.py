@@ -8,7 +8,6 @@ settings work under compose and local.
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import stat
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from macroinfra.errors import OperationError, ServiceUnavailable
+from macroinfra.runtime.local.binaries import find_pg_bindir
 from macroinfra.runtime.local.server import POLL_S, LocalServer, last_line
 from macroinfra.services import ServiceName
 
@@ -197,47 +197,6 @@ class PostgresServer(LocalServer):
                 "shared_preload_libraries = 'timescaledb'\n"
                 "max_connections = 100\n"
             )
-
-
-def find_pg_bindir(configured: Path | None = None) -> Path:
-    """The newest PostgreSQL server with TimescaleDB installed (or the configured one)."""
-    candidates = [configured] if configured else _installed_bindirs()
-    if not configured and (found := shutil.which("postgres")):
-        candidates.append(Path(found).parent)
-    servers = [c for c in candidates if (c / "postgres").exists()]
-    if not servers:
-        raise ServiceUnavailable(
-            "no PostgreSQL server found" + (f" in {configured}" if configured else ""),
-            hint="install postgresql-17 and postgresql-17-timescaledb (Debian 13), "
-            "run scripts/install-system.sh, or set MACROINFRA_PG_BINDIR",
-        )
-    for bindir in servers:
-        if _has_timescaledb(bindir):
-            return bindir
-    raise ServiceUnavailable(
-        f"TimescaleDB is not installed for the PostgreSQL server in {servers[0]}",
-        hint="install postgresql-<major>-timescaledb, or run scripts/install-system.sh",
-    )
-
-
-def _installed_bindirs() -> list[Path]:
-    """Debian's /usr/lib/postgresql/<major>/bin folders, newest major first."""
-    bindirs = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/postgres")]
-    major = {b: int(b.parent.name) if b.parent.name.isdigit() else 0 for b in bindirs}
-    return sorted(bindirs, key=major.__getitem__, reverse=True)
-
-
-def _has_timescaledb(bindir: Path) -> bool:
-    debian_share = Path("/usr/share/postgresql") / bindir.parent.name / "extension"
-    if (debian_share / "timescaledb.control").exists():
-        return True
-    pg_config = bindir / "pg_config"
-    if not pg_config.exists():
-        return False
-    sharedir = subprocess.run(
-        [str(pg_config), "--sharedir"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    return bool(sharedir) and (Path(sharedir) / "extension" / "timescaledb.control").exists()
 
 
 def _unreachable_ancestor(path: Path, user: _User) -> Path | None:
