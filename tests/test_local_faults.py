@@ -189,11 +189,14 @@ def test_an_up_killed_during_initdb_leaves_no_password_and_the_next_is_healthy(s
     assert holding == []
 
 
-def test_a_password_file_left_by_an_earlier_version_is_removed(stack):
+def test_what_an_interrupted_first_start_left_goes_with_down_volumes_and_with_up(stack):
     state = Path(stack.state_dir)
-    (state / ".pwfile").write_text("an old password\n")
-    assert run(stack, "up", "timescaledb").returncode == 0
-    assert not (state / ".pwfile").exists()
+    for command in (["down", "--volumes", "--yes"], ["up", "timescaledb"]):
+        (state / ".pwfile").write_text("a password, as an earlier version left it\n")
+        (state / ".postgres-init-x" / "data").mkdir(parents=True)
+        result = run(stack, *command)
+        assert result.returncode == 0, result.stderr
+        assert not (state / ".pwfile").exists() and not (state / ".postgres-init-x").exists()
 
 
 def test_a_cluster_without_macroinfra_settings_is_not_started(stack):
