@@ -67,7 +67,9 @@ class PostgresServer(LocalServer):
         if (user := self._user()) is not None:
             self._let_in(user)
         for path in self._leftovers():
-            kill_all_in(path, "postgres", deadline)  # an initdb whose `up` was killed
+            # An initdb whose `up` was killed, and its children: each names "postgres" (its
+            # -D .postgres-init-... argument) and works in that folder.
+            kill_all_in(path, "postgres", deadline)
             remove(path)
         conf = self.data / "postgresql.conf"
         if self.data.is_dir() and not (self.data / "PG_VERSION").exists():
