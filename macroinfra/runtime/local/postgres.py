@@ -3,27 +3,42 @@
 The cluster lives in `<state>/postgres`, listens on 127.0.0.1 only and has no Unix socket.
 PostgreSQL refuses to run as root, so as root it runs as the `postgres` system user. The
 configured POSTGRES_USER is the cluster's superuser, as in the TimescaleDB image, so the same
-settings work under compose and local.
+settings work under compose and local. A first start initialises the cluster in a folder of
+its own and moves it into place only once it is configured, so an interrupted one leaves no
+half-made cluster, and the password never touches the disk.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import stat
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from macroinfra.errors import OperationError, ServiceUnavailable
-from macroinfra.runtime.local.server import POLL_S, LocalServer, last_line
+from macroinfra.runtime.local.binaries import find_pg_bindir
+from macroinfra.runtime.local.files import remove
+from macroinfra.runtime.local.processes import POLL_S, kill_all_in
+from macroinfra.runtime.local.server import LEFTOVER_WAIT_S, LocalServer, log_since, log_size
 from macroinfra.services import ServiceName
 
 if TYPE_CHECKING:
     from macroinfra.runtime.base import Progress
+
+INIT_PREFIX = ".postgres-init-"  # the folder a first start initialises the cluster in
+CONF_MARKER = "# macroinfra local runtime"
+# What the cluster runs with: appended to postgresql.conf, checked once it answers.
+SERVER_SETTINGS = {
+    "listen_addresses": "127.0.0.1",
+    "unix_socket_directories": "",
+    "shared_preload_libraries": "timescaledb",
+    "max_connections": "100",
+}
 
 
 @dataclass(frozen=True)
@@ -41,21 +56,51 @@ class PostgresServer(LocalServer):
     def pidfile(self) -> Path:
         return self.data / "postmaster.pid"  # its port is on the fourth line
 
+    @property
+    def data_paths(self) -> list[Path]:
+        return [*super().data_paths, *self._leftovers()]
+
     def _configured_port(self) -> int:
         return int(self.pidfile.read_text().splitlines()[3])
 
-    def prepare(self) -> None:
-        user = self._user()
-        if user is None:
-            return
-        if self.state_dir.stat().st_uid == 0:
-            self.state_dir.chmod(0o755)  # PostgreSQL's user must be able to walk in
-        blocked = _unreachable_ancestor(self.state_dir, user)
-        if blocked is not None:
+    def _prepare(self, deadline: float) -> None:
+        if (user := self._user()) is not None:
+            self._let_in(user)
+        for path in self._leftovers():
+            # An initdb whose `up` was killed, and its children: each names "postgres" (its
+            # -D .postgres-init-... argument) and works in that folder.
+            kill_all_in(path, "postgres", deadline)
+            remove(path)
+        conf = self.data / "postgresql.conf"
+        if self.data.is_dir() and not (self.data / "PG_VERSION").exists():
+            if any(self.data.iterdir()):
+                raise OperationError(
+                    f"{self.data} holds files but no PostgreSQL cluster (no PG_VERSION)",
+                    hint="move it away, or run `macroinfra down --volumes` to start afresh",
+                )
+            self.data.rmdir()  # left empty by an earlier version's interrupted first start
+        elif self.data.is_dir() and CONF_MARKER not in conf.read_text(errors="replace"):
             raise OperationError(
-                f"the `postgres` user cannot reach {self.state_dir}: {blocked} is closed to it",
-                hint="set MACROINFRA_STATE_DIR to a folder it can reach, e.g. /var/lib/macroinfra",
+                f"the PostgreSQL cluster in {self.data} lacks macroinfra's settings in {conf}",
+                hint="its first start was interrupted: run `macroinfra down --volumes --yes`",
             )
+        self.log.touch(mode=0o600)
+        if user is not None:
+            os.chown(self.log, user.uid, user.gid)
+
+    def _leftovers(self) -> list[Path]:
+        """What an interrupted first start can leave: the cluster it was initialising, and the
+        password file of versions before this one."""
+        if not self.state_dir.is_dir():
+            return []
+        legacy = self.state_dir / ".pwfile"
+        found = sorted(self.state_dir.glob(f"{INIT_PREFIX}*"))
+        return [*found, legacy] if legacy.exists() else found
+
+    def delete_data(self) -> list[str]:
+        for path in self._leftovers():
+            kill_all_in(path, "postgres", time.monotonic() + LEFTOVER_WAIT_S)
+        return super().delete_data()
 
     def start(self, deadline: float, say: Progress) -> None:
         bindir = find_pg_bindir(self.settings.pg_bindir)
@@ -64,21 +109,22 @@ class PostgresServer(LocalServer):
             self._initdb()
         port = self.claim().port
         say(f"starting PostgreSQL {bindir.parent.name} on 127.0.0.1:{port}")
-        self.log.touch(mode=0o600)
-        if (user := self._user()) is not None:
-            os.chown(self.log, user.uid, user.gid)
         wait = max(1, int(deadline - time.monotonic()))
         data, log = str(self.data), str(self.log)
         argv = ["pg_ctl", "start", "-D", data, "-l", log, "-w", "-t", str(wait), "-o", f"-p {port}"]
+        offset = log_size(self.log)
         result = self._run(argv)
         if result.returncode != 0:
-            detail = last_line(self.log) or result.stderr
+            logged = log_since(self.log, offset)  # pg_ctl says "see the log" when it wrote one
+            fatal = [ln for ln in logged if "FATAL" in ln] or logged[-1:]
+            detail = (fatal or result.stderr.strip().splitlines() or ["no output"])[0]
             raise ServiceUnavailable(
                 f"PostgreSQL did not start: {self.redact(detail.strip())}", hint=f"see {self.log}"
             )
 
     def wait_ready(self, deadline: float, say: Progress) -> None:
-        """Ready once the configured user logs in; the configured database is created then."""
+        """Ready once the configured user logs in (the configured database is created then),
+        and only with macroinfra's settings."""
         import psycopg
         from psycopg import sql
 
@@ -101,7 +147,9 @@ class PostgresServer(LocalServer):
                     if not conn.execute(query, (s.postgres_db,)).fetchone():
                         create = sql.SQL("CREATE DATABASE {}")
                         conn.execute(create.format(sql.Identifier(s.postgres_db)))
-                return
+                    query = "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)"
+                    found = dict(conn.execute(query, (list(SERVER_SETTINGS),)).fetchall())
+                break
             except psycopg.OperationalError as exc:
                 error = connection_error(
                     exc, s.postgres_host, s.postgres_port, s.postgres_user, "postgres"
@@ -109,6 +157,11 @@ class PostgresServer(LocalServer):
                 if error.reason == "auth" or time.monotonic() > deadline:
                     raise error from None
                 time.sleep(POLL_S)
+        if wrong := settings_problems(found):
+            raise OperationError(
+                f"PostgreSQL in {self.data} runs without macroinfra's settings: {wrong}",
+                hint="something overrides them (postgresql.auto.conf, an include): remove it",
+            )
 
     def _terminate(self, pid: int) -> None:
         result = self._run(["pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w"])
@@ -133,122 +186,111 @@ class PostgresServer(LocalServer):
             ) from None
         return _User(entry.pw_uid, entry.pw_gid, entry.pw_name)
 
-    def _run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
-        """Run a PostgreSQL program (as the postgres user when we are root)."""
+    def _let_in(self, user: _User) -> None:
+        """As root, PostgreSQL runs as `postgres`, which must pass through the state folder.
+        When it cannot, the folder's group becomes postgres's, allowed to pass only (--x): no
+        one else gains any access, and `postgres` cannot even list it."""
+        blocked = _unreachable_ancestor(self.state_dir.parent, user)
+        if blocked is not None:
+            raise OperationError(
+                f"the `postgres` user cannot reach {self.state_dir}: {blocked} is closed to it",
+                hint="set MACROINFRA_STATE_DIR to a folder it can reach, e.g. /var/lib/macroinfra",
+            )
+        st = self.state_dir.stat()
+        if not _can_enter(st, user):
+            os.chown(self.state_dir, -1, user.gid)
+            os.chmod(self.state_dir, stat.S_IMODE(st.st_mode) & ~0o070 | 0o010)
+
+    def _run(
+        self, argv: list[str], *, cwd: Path | None = None, secret: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a PostgreSQL program (as the postgres user when we are root). A `secret` is its
+        standard input, a pipe it may reopen as /dev/stdin: it never touches the disk."""
         user = self._user()
         extra: dict[str, Any] = {}
         if user is not None:
             extra = {"user": user.uid, "group": user.gid, "extra_groups": []}
-        return subprocess.run(
-            [str(find_pg_bindir(self.settings.pg_bindir) / argv[0]), *argv[1:]],
-            capture_output=True,
-            text=True,
-            cwd=self.state_dir,
-            check=False,
-            **extra,
-        )
-
-    def _initdb(self) -> None:
-        user = self._user()
-        if self.data.exists():
-            if any(self.data.iterdir()):
-                raise OperationError(
-                    f"{self.data} holds files but no PostgreSQL cluster (no PG_VERSION)",
-                    hint="move it away, or run `macroinfra down --volumes` to start afresh",
-                )
-            self.data.rmdir()  # left empty by an interrupted first start
-        self.data.mkdir(mode=0o700)
-        pwfile = self.state_dir / ".pwfile"
-        pwfile.touch(mode=0o600)
-        result = None
-        try:
+        stdin: int = subprocess.DEVNULL
+        if secret is not None:
+            stdin, writer = os.pipe()
             if user is not None:
-                os.chown(self.data, user.uid, user.gid)
-                os.chown(pwfile, user.uid, user.gid)
-            pwfile.write_text(self.settings.postgres_password.get_secret_value() + "\n")
-            result = self._run(
-                [
-                    "initdb",
-                    "-D",
-                    str(self.data),
-                    "-U",
-                    self.settings.postgres_user,
-                    f"--pwfile={pwfile}",
-                    "--auth-host=scram-sha-256",
-                    "--auth-local=peer",
-                    "-E",
-                    "UTF8",
-                    "--locale=C",
-                    "--no-instructions",
-                ]
+                os.fchown(stdin, user.uid, user.gid)  # or it may not reopen /dev/stdin
+            with os.fdopen(writer, "w") as pipe:
+                pipe.write(secret + "\n")
+        try:
+            return subprocess.run(
+                [str(find_pg_bindir(self.settings.pg_bindir) / argv[0]), *argv[1:]],
+                stdin=stdin,
+                capture_output=True,
+                text=True,
+                cwd=cwd or self.state_dir,
+                check=False,
+                **extra,
             )
         finally:
-            pwfile.unlink(missing_ok=True)
-            if result is None or result.returncode != 0:  # failed or interrupted: leave no half
-                shutil.rmtree(self.data, ignore_errors=True)
+            if secret is not None:
+                os.close(stdin)
+
+    def _initdb(self) -> None:
+        """Initialise the cluster in a folder of its own, configure it, then move it into place:
+        an interrupted first start leaves only that folder, which the next start deletes."""
+        work = Path(tempfile.mkdtemp(prefix=INIT_PREFIX, dir=self.state_dir))
+        if (user := self._user()) is not None:
+            os.chown(work, user.uid, user.gid)
+        cluster = work / "data"
+        result = self._run(
+            [
+                "initdb",
+                "-D",
+                str(cluster),
+                "-U",
+                self.settings.postgres_user,
+                "--pwfile=/dev/stdin",
+                "--auth-host=scram-sha-256",
+                "--auth-local=peer",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-instructions",
+            ],
+            cwd=work,  # how the next start finds it, should this one be killed
+            secret=self.settings.postgres_password.get_secret_value(),
+        )
         if result.returncode != 0:
+            shutil.rmtree(work, ignore_errors=True)
             detail = (self.redact(result.stderr.strip()) or "no output").splitlines()[-1]
             raise ServiceUnavailable(f"initdb failed: {detail}")
-        with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write(
-                "\n# macroinfra local runtime\n"
-                "listen_addresses = '127.0.0.1'\n"
-                "unix_socket_directories = ''\n"
-                "shared_preload_libraries = 'timescaledb'\n"
-                "max_connections = 100\n"
-            )
+        settings = [f"{name} = '{value}'" for name, value in SERVER_SETTINGS.items()]
+        with (cluster / "postgresql.conf").open("a") as conf:
+            conf.write("\n".join(["", CONF_MARKER, *settings, ""]))
+        cluster.rename(self.data)
+        shutil.rmtree(work)
 
 
-def find_pg_bindir(configured: Path | None = None) -> Path:
-    """The newest PostgreSQL server with TimescaleDB installed (or the configured one)."""
-    candidates = [configured] if configured else _installed_bindirs()
-    if not configured and (found := shutil.which("postgres")):
-        candidates.append(Path(found).parent)
-    servers = [c for c in candidates if (c / "postgres").exists()]
-    if not servers:
-        raise ServiceUnavailable(
-            "no PostgreSQL server found" + (f" in {configured}" if configured else ""),
-            hint="install postgresql-17 and postgresql-17-timescaledb (Debian 13), "
-            "run scripts/install-system.sh, or set MACROINFRA_PG_BINDIR",
-        )
-    for bindir in servers:
-        if _has_timescaledb(bindir):
-            return bindir
-    raise ServiceUnavailable(
-        f"TimescaleDB is not installed for the PostgreSQL server in {servers[0]}",
-        hint="install postgresql-<major>-timescaledb, or run scripts/install-system.sh",
-    )
-
-
-def _installed_bindirs() -> list[Path]:
-    """Debian's /usr/lib/postgresql/<major>/bin folders, newest major first."""
-    bindirs = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/postgres")]
-    major = {b: int(b.parent.name) if b.parent.name.isdigit() else 0 for b in bindirs}
-    return sorted(bindirs, key=major.__getitem__, reverse=True)
-
-
-def _has_timescaledb(bindir: Path) -> bool:
-    debian_share = Path("/usr/share/postgresql") / bindir.parent.name / "extension"
-    if (debian_share / "timescaledb.control").exists():
-        return True
-    pg_config = bindir / "pg_config"
-    if not pg_config.exists():
-        return False
-    sharedir = subprocess.run(
-        [str(pg_config), "--sharedir"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    return bool(sharedir) and (Path(sharedir) / "extension" / "timescaledb.control").exists()
+def settings_problems(found: dict[str, str]) -> str:
+    """How the settings a server reports differ from macroinfra's ("" when they do not)."""
+    problems = []
+    for name in ("listen_addresses", "unix_socket_directories", "shared_preload_libraries"):
+        wanted, value = SERVER_SETTINGS[name], found.get(name)
+        if name == "shared_preload_libraries":
+            ok = wanted in [v.strip() for v in (value or "").split(",")]
+        else:
+            ok = value == wanted
+        if not ok:
+            problems.append(f"{name} is {value!r}, not {wanted!r}")
+    return "; ".join(problems)
 
 
 def _unreachable_ancestor(path: Path, user: _User) -> Path | None:
     for folder in [path, *path.parents]:
-        st = folder.stat()
-        if st.st_uid == user.uid:
-            ok = st.st_mode & stat.S_IXUSR
-        elif st.st_gid == user.gid:
-            ok = st.st_mode & stat.S_IXGRP
-        else:
-            ok = st.st_mode & stat.S_IXOTH
-        if not ok:
+        if not _can_enter(folder.stat(), user):
             return folder
     return None
+
+
+def _can_enter(st: os.stat_result, user: _User) -> bool:
+    if st.st_uid == user.uid:
+        return bool(st.st_mode & stat.S_IXUSR)
+    if st.st_gid == user.gid:
+        return bool(st.st_mode & stat.S_IXGRP)
+    return bool(st.st_mode & stat.S_IXOTH)

@@ -1,5 +1,6 @@
 """Redis as a local server: daemonized from a config file only we can read (it holds the
-password), its data (snapshot and append-only file) in `<state>/redis`."""
+password), its data (snapshot and append-only file) in `<state>/redis`, which it works in:
+that is how a pid in `redis.pid` is known to be ours."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from macroinfra.errors import ServiceUnavailable
-from macroinfra.runtime.local.server import POLL_S, LocalServer, last_line, wait_gone
+from macroinfra.runtime.local.files import write_private
+from macroinfra.runtime.local.processes import POLL_S, wait_gone
+from macroinfra.runtime.local.server import LocalServer, log_since, log_size
 from macroinfra.services import ServiceName
 
 if TYPE_CHECKING:
@@ -37,25 +40,49 @@ class RedisServer(LocalServer):
 
     @property
     def data_paths(self) -> list[Path]:
-        return [*super().data_paths, self.conf]
+        return [*super().data_paths, self.conf, self.pidfile]
 
     def _configured_port(self) -> int:
         ports = [ln for ln in self.conf.read_text().splitlines() if ln.startswith("port ")]
         return int(ports[0].split()[1])
 
-    def prepare(self) -> None:
-        self.data.mkdir(exist_ok=True)
+    def _prepare(self, deadline: float) -> None:
+        self._executable()
+        self.data.mkdir(mode=0o700, exist_ok=True)
+        # The password goes in a file only we can read, never on a command line.
+        write_private(self.conf, self._config())
 
     def start(self, deadline: float, say: Progress) -> None:
+        say(f"starting Redis on 127.0.0.1:{self.claim().port}")
+        offset = log_size(self.log)
+        # Redis creates its log, pid, snapshot and append-only files with the umask it has.
+        result = subprocess.run(
+            [self._executable(), str(self.conf)],
+            capture_output=True,
+            text=True,
+            check=False,
+            umask=0o077,
+        )
+        if result.returncode != 0:
+            errors = result.stderr.strip().splitlines()
+            detail = ([*errors, *log_since(self.log, offset)] or ["no output"])[-1]
+            raise ServiceUnavailable(
+                f"redis-server did not start: {self.redact(detail.strip())}",
+                hint=f"see {self.log} and {self.conf}",
+            )
+
+    def _executable(self) -> str:
         server = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not Path(server).exists():
             raise ServiceUnavailable(
                 "redis-server is not installed", hint="install it: apt-get install redis-server"
             )
-        port = self.claim().port
+        return server
+
+    def _config(self) -> str:
         lines = [
             "bind 127.0.0.1",
-            f"port {port}",
+            f"port {self.claim().port}",
             "daemonize yes",
             f"pidfile {redis_quote(str(self.pidfile))}",
             f"logfile {redis_quote(str(self.log))}",
@@ -66,20 +93,7 @@ class RedisServer(LocalServer):
         if self.settings.redis_password is not None:
             secret = self.settings.redis_password.get_secret_value()
             lines.append(f"requirepass {redis_quote(secret)}")
-        # The password goes in a file only we can read, never on a command line.
-        self.conf.touch(mode=0o600)
-        self.conf.write_text("\n".join(lines) + "\n")
-        say(f"starting Redis on 127.0.0.1:{port}")
-        result = subprocess.run(
-            [server, str(self.conf)], capture_output=True, text=True, check=False
-        )
-        if result.returncode != 0:
-            errors = result.stderr.strip().splitlines()
-            detail = last_line(self.log) or (errors[-1] if errors else "no output")
-            raise ServiceUnavailable(
-                f"redis-server did not start: {self.redact(detail.strip())}",
-                hint=f"see {self.log} and {self.conf}",
-            )
+        return "\n".join(lines) + "\n"
 
     def wait_ready(self, deadline: float, say: Progress) -> None:
         """Ready once it answers PING with the configured password."""

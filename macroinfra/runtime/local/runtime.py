@@ -7,15 +7,16 @@ that server's object; what it provides is exactly that list.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from macroinfra.errors import OperationError, UsageError
 from macroinfra.runtime.base import Progress, Runtime, ServiceState, StackResult
+from macroinfra.runtime.local.files import check_writable, plain_os_errors, state_lock
 from macroinfra.runtime.local.postgres import PostgresServer
 from macroinfra.runtime.local.redis import RedisServer
 from macroinfra.runtime.local.server import LocalServer
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 SERVERS: tuple[type[LocalServer], ...] = (PostgresServer, RedisServer)
 NOT_PROVIDED_DETAIL = "not run by the local runtime (use compose, or a server elsewhere)"
 FOLLOW_POLL_S = 0.2  # how often `logs --follow` looks for new lines
+LOCK_WAIT_S = 300.0  # how long `down` waits for an `up` or `restart` to finish
 
 
 class LocalRuntime(Runtime):
@@ -64,15 +66,17 @@ class LocalRuntime(Runtime):
         # is created once PostgreSQL answers.
         wanted = self._wanted(names)
         deadline = time.monotonic() + timeout
+        with self._locked(deadline, make=True):
+            return self._start(wanted, deadline, say)
+
+    def _start(self, wanted: list[LocalServer], deadline: float, say: Progress) -> StackResult:
         running = [s for s in wanted if s.pid() is not None]
         for server in running:
             server.check_port()
         to_start = [s for s in wanted if s not in running]
         ensure_ports_free(self.port_claims([s.name for s in to_start]))
-        if to_start:
-            self._make_state_dir()
-        for server in to_start:
-            server.prepare()
+        for server in to_start:  # every server's files are checked before any server starts
+            server.prepare(deadline)
         for server in to_start:
             server.start(deadline, say)
         for server in wanted:
@@ -85,12 +89,12 @@ class LocalRuntime(Runtime):
         )
 
     def down(self, *, volumes: bool = False) -> StackResult:
-        stopped = [s.name for s in self.servers if s.stop()]
-        deleted = []
-        if volumes:
-            for path in self.volumes():
-                shutil.rmtree(path) if Path(path).is_dir() else Path(path).unlink()
-                deleted.append(path)
+        stopped: list[str] = []
+        deleted: list[str] = []
+        with self._locked(time.monotonic() + LOCK_WAIT_S, make=False):
+            stopped = [s.name for s in self.servers if s.stop()]
+            if volumes:
+                deleted = [path for s in self.servers for path in s.delete_data()]
         return StackResult(self.name, self._states(), stopped=stopped, deleted=deleted)
 
     def ps(self) -> StackResult:
@@ -100,9 +104,11 @@ class LocalRuntime(Runtime):
         return [str(p) for s in self.servers for p in s.data_paths if p.exists()]
 
     def _restart(self, names: list[str], *, timeout: float, say: Progress) -> StackResult:
-        wanted = [s.name for s in self._wanted(names)]
-        restarted = [name for name in wanted if self.server(name).stop()]
-        result = self._up(wanted, [], timeout=timeout, say=say, wait=True)
+        wanted = self._wanted(names)
+        deadline = time.monotonic() + timeout
+        with self._locked(deadline, make=True):
+            restarted = [s.name for s in wanted if s.stop()]
+            result = self._start(wanted, deadline, say)
         started = [s for s in result.started if s not in restarted]  # was not running
         return replace(result, started=started, already_running=[], restarted=restarted)
 
@@ -123,14 +129,28 @@ class LocalRuntime(Runtime):
             )
         return [s for s in self.servers if not services or s.name in services]
 
+    @contextmanager
+    def _locked(self, deadline: float, *, make: bool) -> Iterator[None]:
+        """Hold the state folder's lock: one `up`, `down` or `restart` at a time acts on it
+        (`ps` and `logs` only read). With `make`, the folder is made first (0700)."""
+        with plain_os_errors(self.state_dir):
+            if make:
+                self._make_state_dir()
+            elif not self.state_dir.is_dir():
+                yield  # nothing was ever started from it
+                return
+            with state_lock(self.state_dir, deadline):
+                yield
+
     def _make_state_dir(self) -> None:
         try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise OperationError(
                 f"cannot create the state folder {self.state_dir}: {exc.strerror}",
                 hint="set MACROINFRA_STATE_DIR to a folder you can write",
             ) from None
+        check_writable(self.state_dir)
 
     def _states(self) -> list[ServiceState]:
         provided = {s.name: s for s in self.servers}

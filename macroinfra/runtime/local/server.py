@@ -3,6 +3,10 @@
 A `LocalServer` is one program (PostgreSQL, Redis) run in the background from files under the
 state folder, listening on 127.0.0.1 at the port of its service's setting. `LocalRuntime`
 holds a list of them and asks each in turn; a server of its own is one more subclass.
+
+The process its pid file names is ours only if it runs the program and works in its data
+folder: a stale pid file naming a stranger is reported as stale, never signalled, and the next
+start replaces it. What it owns is private to its owner: folders 0700, files 0600.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from macroinfra.errors import OperationError
 from macroinfra.runtime.base import ServiceState
+from macroinfra.runtime.local.files import remove, restrict
+from macroinfra.runtime.local.processes import alive, runs_in, wait_none_in
 from macroinfra.runtime.ports import PortClaim, loopback_claim
 from macroinfra.services import ServiceName
 
@@ -23,7 +29,7 @@ if TYPE_CHECKING:
     from macroinfra.runtime.base import Progress
     from macroinfra.settings import Settings
 
-POLL_S = 0.05
+LEFTOVER_WAIT_S = 10.0  # how long the children of a killed server may take to exit
 
 
 class LocalServer(ABC):
@@ -46,7 +52,7 @@ class LocalServer(ABC):
 
     @property
     def data_paths(self) -> list[Path]:
-        """What `down --volumes` deletes: its data and log (and any file of its own)."""
+        """Every file it owns: kept private on each start, deleted by `down --volumes`."""
         return [self.data, self.log]
 
     @property
@@ -60,9 +66,8 @@ class LocalServer(ABC):
     # -- what each server does its own way -------------------------------------------------------
 
     @abstractmethod
-    def prepare(self) -> None:
-        """Make its folders and check it can start, before any server starts (the state
-        folder exists by then)."""
+    def _prepare(self, deadline: float) -> None:
+        """Make and check its own files (the state folder exists, and is locked, by then)."""
 
     @abstractmethod
     def start(self, deadline: float, say: Progress) -> None:
@@ -82,14 +87,30 @@ class LocalServer(ABC):
 
     # -- common to every server ------------------------------------------------------------------
 
+    def prepare(self, deadline: float) -> None:
+        """Get its files ready and check them, before any server starts; called (under the
+        state folder's lock) only for a server that is not running, so a pid file is stale."""
+        self._prepare(deadline)
+        wait = min(deadline, time.monotonic() + LEFTOVER_WAIT_S)
+        if left := wait_none_in(self.data, self.program, wait):
+            raise OperationError(
+                f"{self.name}: processes {', '.join(map(str, left))} still run in {self.data}",
+                hint="a server that was killed left them behind; stop them, then run up again",
+            )
+        self.pidfile.unlink(missing_ok=True)
+        for path in self.data_paths:
+            restrict(path)
+
     def pid(self) -> int | None:
-        """The pid of our running server, or None (no pid file, or its process is gone)."""
+        """The pid of our running server, or None (no pid file, or it names no server of ours)."""
+        pid = self._pid_in_file()
+        return pid if pid is not None and runs_in(pid, self.data, self.program) else None
+
+    def _pid_in_file(self) -> int | None:
         try:
-            pid = int(self.pidfile.read_text().split()[0])
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            return int(self.pidfile.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
-        return pid if self.program.encode() in cmdline and alive(pid) else None
 
     def listening_port(self) -> int | None:
         try:
@@ -98,12 +119,19 @@ class LocalServer(ABC):
             return None
 
     def stop(self) -> bool:
-        """Stop it; False if it was not running."""
+        """Stop it; False if it was not running. Never signals a process that is not ours."""
         pid = self.pid()
         if pid is None:
             return False
         self._terminate(pid)
         return True
+
+    def delete_data(self) -> list[str]:
+        """Delete its data, log and files (`down --volumes`, once it is stopped)."""
+        deleted = [p for p in self.data_paths if p.exists() or p.is_symlink()]
+        for path in deleted:
+            remove(path)
+        return [str(p) for p in deleted]
 
     def check_port(self) -> None:
         """A running server must listen where the settings say, or clients miss it."""
@@ -116,9 +144,13 @@ class LocalServer(ABC):
             )
 
     def state(self) -> ServiceState:
-        pid = self.pid()
+        pid = self._pid_in_file()
         if pid is None:
             return ServiceState(self.name, "stopped")
+        if not runs_in(pid, self.data, self.program):
+            why = "not ours" if alive(pid) else "which has exited"
+            detail = f"stale pid file {self.pidfile} names pid {pid}, {why}"
+            return ServiceState(self.name, "stopped", detail=detail)
         ports = [f"127.0.0.1:{self.listening_port()}"]
         return ServiceState(self.name, "running", ports=ports, detail=f"pid {pid}")
 
@@ -129,27 +161,20 @@ class LocalServer(ABC):
         return Redactor.for_settings(self.settings)
 
 
-def last_line(path: Path) -> str | None:
+def log_size(path: Path) -> int:
+    """Where the log ends now: a failed start reports only what was written after it."""
     try:
-        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+        return path.stat().st_size
     except OSError:
-        return None
-    return lines[-1] if lines else None
+        return 0
 
 
-def alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie (nothing may reap a daemon here)."""
+def log_since(path: Path, offset: int) -> list[str]:
+    """The non-blank lines written to the log from `offset` on."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def wait_gone(pid: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return
-        time.sleep(POLL_S)
-    raise OperationError(f"process {pid} did not stop within {timeout:.0f} s")
+        with path.open("rb") as f:
+            f.seek(offset)
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return []
+    return [ln for ln in text.splitlines() if ln.strip()]
