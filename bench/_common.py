@@ -61,7 +61,6 @@ def local_stack(start: bool = True) -> Iterator[dict[str, str]]:
     from macroinfra.settings import load_settings
 
     state = Path(tempfile.mkdtemp(prefix="macroinfra-bench-", dir="/tmp"))
-    state.chmod(0o755)
     env = {
         "POSTGRES_PORT": str(free_port()),
         "REDIS_PORT": str(free_port()),

@@ -38,10 +38,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 def make_state_dir() -> Path:
-    # Under /tmp and open to traversal: as root, PostgreSQL runs as `postgres` and must reach it.
-    path = Path(tempfile.mkdtemp(prefix="macroinfra-state-", dir="/tmp"))
-    path.chmod(0o755)
-    return path
+    """A private (0700) state folder under /tmp: the local runtime opens what PostgreSQL's
+    user must pass through, and nothing more, itself."""
+    return Path(tempfile.mkdtemp(prefix="macroinfra-state-", dir="/tmp"))
 
 
 class Cli:
