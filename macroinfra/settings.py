@@ -51,6 +51,12 @@ def _alias(name: str) -> str:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, env_ignore_empty=True)
     _env_file: Path | None = PrivateAttr(default=None)
+    _warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Variables that look like ours but are not (did-you-mean), found while loading."""
+        return self._warnings
 
     @property
     def env_file(self) -> Path | None:
@@ -248,6 +254,7 @@ class SettingsReport:
 
     env_file: str | None
     settings: list[SettingValue]
+    warnings: list[str] = field(default_factory=list)  # did-you-mean for near-misses
 
 
 def _source_label(source: PydanticBaseSettingsSource) -> str:
@@ -267,6 +274,7 @@ class _Origins:
 
     fields: dict[str, str] = field(default_factory=dict)
     env_file: Path | None = None
+    env_file_names: list[str] = field(default_factory=list)  # every name the file sets
 
 
 _BUILD: ContextVar[_Origins | None] = ContextVar("macroinfra_settings_build", default=None)
@@ -296,6 +304,7 @@ class _Recorded(PydanticBaseSettingsSource):
                     build.fields.setdefault(name, label)
             if isinstance(self.source, EnvFileSource):
                 build.env_file = self.source.path
+                build.env_file_names = list(self.source.file_values)
         return data
 
 
@@ -321,7 +330,30 @@ def _build(env_file: Path | None, overrides: dict[str, Any]) -> tuple[Settings, 
     finally:
         _BUILD.reset(token)
     settings._env_file = origins.env_file
+    settings._warnings = misspelt_variables([*os.environ, *origins.env_file_names])
     return settings, origins
+
+
+def known_variables() -> list[str]:
+    """Every variable macroinfra reads."""
+    return [*(env_name(name) for name in Settings.model_fields), ENV_FILE_VARIABLE]
+
+
+def misspelt_variables(names: list[str]) -> list[str]:
+    """A warning for each name that is not one of ours but looks like one (`POSTGRESS_PORT`,
+    `REDIS_PASWORD`): set there, it changes nothing, and the default applies instead."""
+    import difflib
+
+    known = known_variables()
+    upper = {k.upper() for k in known}
+    warnings = []
+    for name in sorted(set(names)):
+        if name.upper() in upper or "_" not in name:
+            continue
+        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.85)
+        if close:
+            warnings.append(f"{name} is not a macroinfra variable: did you mean {close[0]}?")
+    return warnings
 
 
 def _describe(error: Any) -> str:
@@ -354,4 +386,6 @@ def describe_settings(env_file: Path | None = None, **overrides: Any) -> Setting
         )
     for name, url in settings.redacted_urls().items():
         rows.append(SettingValue(name.upper(), url, "computed", False))
-    return SettingsReport(str(origins.env_file) if origins.env_file else None, rows)
+    return SettingsReport(
+        str(origins.env_file) if origins.env_file else None, rows, settings.warnings
+    )

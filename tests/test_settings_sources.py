@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import free_port
 
 from macroinfra.settings import describe_settings, load_settings
 
@@ -147,3 +148,49 @@ def test_malformed_env_file_line_exits_2_naming_it(cli, tmp_path, monkeypatch, a
     assert ".env:3: cannot parse this line" in result.output
     assert ":1:" not in result.output and ":4:" not in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("POSTGRESS_PORT", "POSTGRES_PORT"),
+        ("REDIS_PASWORD", "REDIS_PASSWORD"),
+        ("postgres_pasword", "POSTGRES_PASSWORD"),
+        ("MACROINFRA_STATEDIR", "MACROINFRA_STATE_DIR"),
+    ],
+)
+def test_a_variable_that_looks_like_ours_gets_a_did_you_mean(cli, name, meant):
+    result = cli("config", "show", env={name: "1"})
+    assert result.exit_code == 0
+    assert f"warning: {name} is not a macroinfra variable: did you mean {meant}?" in result.stderr
+
+
+def test_a_misspelt_name_in_the_env_file_is_found_too(cli, tmp_path):
+    env_file = tmp_path / "team.env"
+    env_file.write_text("REDIS_PROT=6380\n")
+    result = cli("--env-file", str(env_file), "config", "show")
+    assert "REDIS_PROT is not a macroinfra variable: did you mean REDIS_PORT?" in result.stderr
+
+
+def test_ordinary_variables_are_not_taken_for_misspellings():
+    from macroinfra.settings import misspelt_variables
+
+    ordinary = "PATH HOME PGPORT PGPASSWORD REDIS_URL DATABASE_URL LC_ALL DOCKER_HOST"
+    ordinary += " XDG_DATA_HOME PYTHONPATH POSTGRES_PORT KAFKA_IMAGE"
+    assert misspelt_variables(ordinary.split()) == []
+
+
+def test_a_failing_command_says_which_env_file_was_read(cli, tmp_path):
+    closed = {"POSTGRES_PORT": str(free_port())}
+    result = cli("migrate", "status", env=closed)  # run from a folder without .env
+    assert result.exit_code == 1
+    assert "no .env found in" in result.stderr and "defaults apply" in result.stderr
+    env_file = tmp_path / "team.env"
+    env_file.write_text(f"POSTGRES_PORT={closed['POSTGRES_PORT']}\n")
+    result = cli("--env-file", str(env_file), "doctor", "timescaledb", "--runtime", "external")
+    assert result.exit_code == 1 and f"settings read from {env_file}" in result.stderr
+
+
+def test_a_command_that_succeeds_says_nothing_of_the_env_file(cli):
+    result = cli("config", "show", "--json")
+    assert "settings read from" not in result.stderr and "defaults apply" not in result.stderr

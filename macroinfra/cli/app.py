@@ -20,6 +20,10 @@ class RootGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except typer.Exit as done:  # a command's own verdict, e.g. doctor's failed checks
+            if done.exit_code:
+                _env_file_note(ctx)
+            raise
         except Exception as raised:
             from macroinfra.errors import from_driver_error
 
@@ -29,6 +33,7 @@ class RootGroup(TyperGroup):
             from macroinfra.cli import render
 
             render.error(exc)
+            _env_file_note(ctx)
             # With --json, a failure is a JSON document on stdout too, so `... --json | jq` works.
             if ctx.obj is not None and ctx.obj.json_output:
                 render.emit_json(
@@ -40,6 +45,15 @@ class RootGroup(TyperGroup):
                     }
                 )
             raise typer.Exit(exc.exit_code) from None
+
+
+def _env_file_note(ctx: Any) -> None:
+    """After a failure: which .env the settings came from, or that none was found (a command
+    run from another folder silently misses the project's .env)."""
+    if ctx.obj is not None and (note := ctx.obj.env_file_note()):
+        from macroinfra.cli import render
+
+        render.status(note)
 
 
 app = typer.Typer(

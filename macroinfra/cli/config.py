@@ -19,6 +19,8 @@ def show(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
     from macroinfra.settings import describe_settings
 
     report = describe_settings(get_app(ctx).env_file)
+    for warning in report.warnings:
+        render.warn(warning)
     if not as_json:
         render.status(
             f"read .env: {report.env_file}" if report.env_file else f"no .env found in {Path.cwd()}"

@@ -24,9 +24,23 @@ class Invocation:
 
     @cached_property
     def settings(self) -> Settings:
+        from macroinfra.cli import render
         from macroinfra.settings import load_settings
 
-        return load_settings(self.env_file)
+        settings = load_settings(self.env_file)
+        for warning in settings.warnings:
+            render.warn(warning)
+        return settings
+
+    def env_file_note(self) -> str | None:
+        """Which .env the settings came from, or that none was found (None: not loaded)."""
+        if "settings" not in self.__dict__:
+            return None
+        if (path := self.settings.env_file) is not None:
+            return f"settings read from {path}"
+        from pathlib import Path
+
+        return f"no .env found in {Path.cwd()}: only the environment and the defaults apply"
 
     @cached_property
     def db(self) -> Database:
