@@ -61,3 +61,9 @@ def sql_rows(settings: Settings, query: str, params: Any = None) -> list[tuple[A
 
     with psycopg.connect(settings.libpq_url) as conn:
         return conn.execute(query, params).fetchall()
+
+
+def error_lines(text: str) -> list[str]:
+    """A failure's lines without the note on which .env was read, which ends every failure."""
+    notes = ("no .env found in ", "settings read from ")
+    return [line for line in text.splitlines() if not line.startswith(notes)]

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import error_lines
 
 from macroinfra.errors import ServiceUnavailable
 from macroinfra.runtime.compose import ComposeRuntime, compose_file
@@ -50,7 +51,7 @@ def no_engine(open_dir: Path) -> dict[str, str]:
 
 def assert_one_clear_error(result, message: str) -> None:
     assert result.exit_code == 1, result.output
-    lines = result.output.splitlines()
+    lines = error_lines(result.output)
     assert lines[0] == f"error: {message}" and lines[1].startswith("hint: "), result.output
     assert len(lines) == 2, result.output
     for leak in ("Traceback", "--project-name", "docker-compose.yml", "The command executed"):
@@ -132,7 +133,7 @@ def test_missing_compose_plugin(open_dir):
         cwd=open_dir,
     )
     assert result.returncode == 1, result.stderr
-    lines = result.stderr.splitlines()
+    lines = error_lines(result.stderr)
     assert lines[0] == (
         "error: the Docker Compose v2 plugin is not installed (`docker compose` does not exist)"
     ), result.stderr

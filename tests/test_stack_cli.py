@@ -16,7 +16,7 @@ import redis
 import sqlalchemy
 from compose_double import FakeEngine
 from dotenv import dotenv_values
-from helpers import free_port, make_state_dir
+from helpers import error_lines, free_port, make_state_dir
 
 from macroinfra.cli.stack import env_quote
 from macroinfra.runtime.compose import engine as docker_engine
@@ -139,7 +139,7 @@ def test_a_taken_port_names_the_variable_in_the_env_file(cli, engine, env, tmp_p
         without_port = {k: v for k, v in env.items() if k != "POSTGRES_PORT"}
         result = cli("--env-file", str(dotenv), "up", env=without_port)
     assert result.exit_code == 1, result.output
-    assert result.stderr.splitlines() == [
+    assert error_lines(result.stderr) == [
         f"error: timescaledb port {port} is already in use",
         "hint: stop whatever listens there, or set POSTGRES_PORT to a free port (in .env)",
     ]
@@ -165,7 +165,7 @@ def test_an_unhealthy_service_prints_its_logs_and_exits_1(cli, engine, env):
         ],
         "exit_code": 1,
     }
-    stderr = result.stderr.splitlines()
+    stderr = error_lines(result.stderr)
     assert stderr[0] == "starting containers"  # progress, as status lines without a terminal
     assert stderr[stderr.index("error: redis unhealthy") :] == [
         "error: redis unhealthy",
@@ -418,3 +418,23 @@ def test_local_restart_restarts_only_the_named_server():
     finally:
         runtime.down(volumes=True)
         shutil.rmtree(state, ignore_errors=True)
+
+
+def test_status_exits_1_when_the_stack_is_not_running(cli, tmp_path):
+    stopped = {
+        "MACROINFRA_RUNTIME": "local",
+        "MACROINFRA_STATE_DIR": str(tmp_path),
+        "POSTGRES_PORT": str(free_port()),
+        "REDIS_PORT": str(free_port()),
+    }
+    table = cli("status", env=stopped)
+    doc = cli("status", "--json", env=stopped)
+    assert table.exit_code == doc.exit_code == 1
+    assert "the stack is not running: start it with `macroinfra up`" in table.stderr
+    assert json.loads(doc.stdout)["running"] is False
+
+
+def test_status_exits_0_when_the_stack_runs(stack_cli):
+    result = stack_cli("status", "--json", "--runtime", "local")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["running"] is True

@@ -203,7 +203,9 @@ def status(
     runtime: RuntimeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Each service's state, and how to connect to it (secrets only with --env)."""
+    """Each service's state, and how to connect to it (secrets only with --env).
+
+    Exits 1 when the stack is not running (no service of it runs), so scripts can test it."""
     from macroinfra.cli import render
     from macroinfra.errors import UsageError
     from macroinfra.runtime.status import connection_variables, stack_status
@@ -222,6 +224,9 @@ def status(
     result = stack_status(selection.runtime, get_app(ctx).settings)
     result = replace(result, stack=_because(result.stack, selection))
     render.emit(result, as_json=form == "json", human=_human_status)
+    if not result.running:
+        render.status("the stack is not running: start it with `macroinfra up`")
+        raise typer.Exit(1)
 
 
 def render_env(variables: list[ConnectionVariable]) -> None:

@@ -22,6 +22,15 @@ class ConnectionVariable:
 class StackStatus:
     stack: StackResult
     connection: list[ConnectionVariable]
+    __json_properties__ = ("running",)
+
+    @property
+    def running(self) -> bool:
+        """Is the stack up: any service of it running (services managed elsewhere count as
+        up; `doctor` is what checks they answer)."""
+        if self.stack.runtime == "external":
+            return True
+        return any(s.state == "running" for s in self.stack.services)
 
 
 def connection_variables(
