@@ -85,14 +85,34 @@ def emit(value: Any, *, as_json: bool, human: Callable[[Any], None]) -> None:
 
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+    """Rows as a table; where the table does not fit the width, as `column: value` lines, so
+    that no URL, path or identifier is ever split across lines."""
+    from rich.measure import Measurement
     from rich.table import Table
 
+    console = out()
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
     t = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
     for column in columns:
         t.add_column(column, overflow="fold")
-    for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
-    out().print(t)
+    for row in cells:
+        t.add_row(*row)
+    unbounded = console.options.update(max_width=1_000_000)  # the width it needs, unwrapped
+    if Measurement.get(console, unbounded, t).maximum <= console.width:
+        console.print(t)
+        return
+    if title:
+        console.print(title, markup=False, soft_wrap=True)
+    if len(columns) == 2:  # a name and its value: one line each
+        for name, value in cells:
+            console.print(f"{name}: {value}", markup=False, soft_wrap=True)
+        return
+    for row in cells:
+        first, *rest = zip(columns, row, strict=True)
+        console.print(f"{first[0]}: {first[1]}", markup=False, soft_wrap=True, style="bold")
+        for column, value in rest:
+            if value:
+                console.print(f"  {column}: {value}", markup=False, soft_wrap=True)
 
 
 def line(text: str, *, style: str | None = None) -> None:

@@ -1,0 +1,62 @@
+"""Output that fits: a table that does not fit the terminal becomes `column: value` lines, and
+no URL, path or identifier is split across lines."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from macroinfra.cli import render
+
+URL = "postgresql+psycopg://macro_user:***@127.0.0.1:35432/macro_trading"
+PATH = "/var/lib/macroinfra/postgres/a-rather-long-folder-name/postmaster.pid"
+
+
+@pytest.fixture
+def console(monkeypatch):
+    def make(width: int) -> Console:
+        c = Console(file=io.StringIO(), width=width, no_color=True, highlight=False)
+        monkeypatch.setattr(render, "out", lambda: c)
+        return c
+
+    return make
+
+
+def _text(c: Console) -> str:
+    return c.file.getvalue()
+
+
+def test_a_table_that_fits_is_a_table(console):
+    c = console(200)
+    render.table(["variable", "value"], [("DATABASE_URL", URL)], title="connection")
+    lines = _text(c).splitlines()
+    assert lines[1].split() == ["variable", "value"]
+    assert lines[2].split() == ["DATABASE_URL", URL]
+
+
+@pytest.mark.parametrize("width", [40, 70])
+def test_a_table_too_wide_folds_into_lines_and_never_splits_a_url(console, width):
+    c = console(width)
+    render.table(["variable", "value"], [("DATABASE_URL", URL), ("STATE", PATH)], title="t")
+    lines = _text(c).splitlines()
+    assert lines == ["t", f"DATABASE_URL: {URL}", f"STATE: {PATH}"]
+
+
+def test_wider_rows_fold_into_a_record_per_row(console):
+    c = console(70)
+    rows = [
+        ("timescaledb", "running", "healthy", "127.0.0.1:35432", ""),
+        ("mongodb", "not provided", "", "", "not run by the local runtime (use compose)"),
+    ]  # noqa: E501
+    render.table(["service", "state", "health", "ports", "detail"], rows)
+    assert _text(c).splitlines() == [
+        "service: timescaledb",
+        "  state: running",
+        "  health: healthy",
+        "  ports: 127.0.0.1:35432",
+        "service: mongodb",
+        "  state: not provided",
+        "  detail: not run by the local runtime (use compose)",
+    ]
