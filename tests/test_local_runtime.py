@@ -173,3 +173,24 @@ def test_a_state_folder_that_cannot_be_made_is_one_clear_line(own_stack, tmp_pat
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: cannot create the state folder {blocker / 'state'}")
     assert "MACROINFRA_STATE_DIR" in result.stderr and "Traceback" not in result.output
+
+
+def test_ps_shows_each_running_servers_health(stack_cli):
+    result = stack_cli("ps", "--json", "--runtime", "local")
+    services = {s["name"]: s for s in json.loads(result.stdout)["services"]}
+    assert services["timescaledb"]["health"] == services["redis"]["health"] == "ready"
+    assert services["mongodb"]["health"] is None  # not run here: no health to show
+
+
+@pytest.mark.parametrize(
+    ("status", "health"), [("starting", "starting"), ("stopping", "stopping"), ("ready", None)]
+)
+def test_postgres_health_follows_the_postmasters_own_status(tmp_path, status, health):
+    from macroinfra.runtime.local.postgres import PostgresServer
+
+    server = PostgresServer(load_settings(), tmp_path)
+    server.data.mkdir()
+    port = free_port()  # nothing listens there: "ready" in the file, yet unreachable
+    lines = ["1", str(server.data), "0", str(port), "", "127.0.0.1", "0 0", status]
+    server.pidfile.write_text("\n".join(lines) + "\n")
+    assert server.health(port) == (health or "unreachable")

@@ -63,6 +63,17 @@ class PostgresServer(LocalServer):
     def _configured_port(self) -> int:
         return int(self.pidfile.read_text().splitlines()[3])
 
+    def health(self, port: int | None) -> str:
+        # The postmaster writes its own status on the pid file's eighth line: "starting" while
+        # it recovers or starts, "ready" once it takes connections, "stopping".
+        try:
+            status = self.pidfile.read_text().splitlines()[7].strip()
+        except (OSError, IndexError):
+            status = ""
+        if status in ("starting", "stopping"):
+            return status
+        return super().health(port)
+
     def _prepare(self, deadline: float) -> None:
         if (user := self._user()) is not None:
             self._let_in(user)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from macroinfra.runtime.base import Progress
     from macroinfra.settings import Settings
 
+HEALTH_TIMEOUT_S = 0.5  # `ps` looks at each running server's port this long at most
 LEFTOVER_WAIT_S = 10.0  # how long the children of a killed server may take to exit
 
 
@@ -151,8 +152,22 @@ class LocalServer(ABC):
             why = "not ours" if alive(pid) else "which has exited"
             detail = f"stale pid file {self.pidfile} names pid {pid}, {why}"
             return ServiceState(self.name, "stopped", detail=detail)
-        ports = [f"127.0.0.1:{self.listening_port()}"]
-        return ServiceState(self.name, "running", ports=ports, detail=f"pid {pid}")
+        port = self.listening_port()
+        health = self.health(port)
+        return ServiceState(self.name, "running", health, [f"127.0.0.1:{port}"], f"pid {pid}")
+
+    def health(self, port: int | None) -> str:
+        """ready (it accepts connections), starting, or unreachable: a quick look for `ps`,
+        not a login (`doctor` logs in)."""
+        import socket
+
+        if port is None:
+            return "unreachable"
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=HEALTH_TIMEOUT_S):
+                return "ready"
+        except OSError:
+            return "unreachable"
 
     @cached_property
     def redact(self) -> Redactor:
