@@ -194,3 +194,16 @@ def test_postgres_health_follows_the_postmasters_own_status(tmp_path, status, he
     lines = ["1", str(server.data), "0", str(port), "", "127.0.0.1", "0 0", status]
     server.pidfile.write_text("\n".join(lines) + "\n")
     assert server.health(port) == (health or "unreachable")
+
+
+def test_up_ends_with_how_to_connect_and_the_next_step(own_stack):
+    result = Cli(own_stack)("up")
+    assert result.exit_code == 0, result.output
+    port = own_stack.postgres_port
+    assert f"DATABASE_URL=postgresql://macro_user:***@127.0.0.1:{port}/macro_trading" in (
+        result.stderr
+    )
+    assert f"REDIS_URL=redis://default:***@127.0.0.1:{own_stack.redis_port}/0" in result.stderr
+    assert "next: `macroinfra migrate`" in result.stderr
+    assert "local%pw" not in result.output and "local%25pw" not in result.output
+    assert "MONGO_URL" not in result.stderr  # not run here: no address to give

@@ -309,6 +309,7 @@ def test_status_without_env_never_shows_a_secret(cli, engine, env):
         "name": "AWS_SECRET_ACCESS_KEY",
         "value": "***",
         "secret": True,
+        "service": "minio",
     }
     assert json.loads(doc.stdout)["stack"]["runtime"] == "compose"
 

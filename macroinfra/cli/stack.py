@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from macroinfra.runtime.base import StackResult
     from macroinfra.runtime.select import Selection
     from macroinfra.runtime.status import ConnectionVariable, StackStatus
+    from macroinfra.settings import Settings
 
 
 def _select(ctx: typer.Context, runtime: str | None) -> Selection:
@@ -87,6 +88,8 @@ def up(
     if warning := owner.record(settings, selection.runtime.name):
         render.warn(warning)
     render.emit(_because(result, selection), as_json=as_json, human=_human)
+    if not as_json:
+        _next_steps(settings, result)
 
 
 def down(
@@ -276,6 +279,23 @@ def _human(result: StackResult) -> None:
         title=f"runtime: {result.runtime}"
         + (f" ({result.selected_because})" if result.selected_because else ""),
     )
+
+
+def _next_steps(settings: Settings, result: StackResult) -> None:
+    """After `up`: how to reach what runs (secrets hidden), and what to do next."""
+    from macroinfra.cli import render
+    from macroinfra.runtime.status import connection_variables
+
+    running = {s.name for s in result.services if s.state == "running"}
+    if not running:
+        return
+    first: dict[str, str] = {}  # each running service's first variable: its URL or address
+    for variable in connection_variables(settings):
+        if variable.service in running:
+            first.setdefault(variable.service, f"{variable.name}={variable.value}")
+    for line in first.values():
+        render.status(line)
+    render.status("secrets: `macroinfra status --env`; next: `macroinfra migrate`")
 
 
 def _human_status(status: StackStatus) -> None:

@@ -16,6 +16,7 @@ class ConnectionVariable:
     name: str
     value: str
     secret: bool  # the real value holds a secret; `value` is redacted unless it was asked for
+    service: str  # the service it reaches
 
 
 @dataclass(frozen=True)
@@ -45,21 +46,35 @@ def connection_variables(
     redacted = settings.redacted_urls()
     sqlalchemy_shown = redacted["sync_database_url"]
     libpq_shown = "postgresql://" + sqlalchemy_shown.partition("://")[2]
-    rows: list[tuple[str, str, str, bool]] = [
-        ("DATABASE_URL", settings.libpq_url, libpq_shown, True),
-        ("SQLALCHEMY_DATABASE_URL", settings.sync_database_url, sqlalchemy_shown, True),
+    rows: list[tuple[str, str, str, str, bool]] = [
+        ("timescaledb", "DATABASE_URL", settings.libpq_url, libpq_shown, True),
         (
+            "timescaledb",
+            "SQLALCHEMY_DATABASE_URL",
+            settings.sync_database_url,
+            sqlalchemy_shown,
+            True,
+        ),
+        (
+            "redis",
             "REDIS_URL",
             settings.redis_url,
             redacted["redis_url"],
             settings.redis_password is not None,
         ),
-        ("MONGO_URL", settings.mongo_url, redacted["mongo_url"], True),
-        ("AWS_ENDPOINT_URL_S3", settings.minio_url, settings.minio_url, False),
-        ("AWS_ACCESS_KEY_ID", settings.minio_root_user, settings.minio_root_user, False),
-        ("AWS_SECRET_ACCESS_KEY", settings.minio_root_password.get_secret_value(), REDACTED, True),
-        ("S3_BUCKET", settings.minio_bucket, settings.minio_bucket, False),
+        ("mongodb", "MONGO_URL", settings.mongo_url, redacted["mongo_url"], True),
+        ("minio", "AWS_ENDPOINT_URL_S3", settings.minio_url, settings.minio_url, False),
+        ("minio", "AWS_ACCESS_KEY_ID", settings.minio_root_user, settings.minio_root_user, False),
         (
+            "minio",
+            "AWS_SECRET_ACCESS_KEY",
+            settings.minio_root_password.get_secret_value(),
+            REDACTED,
+            True,
+        ),
+        ("minio", "S3_BUCKET", settings.minio_bucket, settings.minio_bucket, False),
+        (
+            "kafka",
             "KAFKA_BOOTSTRAP_SERVERS",
             settings.kafka_bootstrap_servers,
             settings.kafka_bootstrap_servers,
@@ -67,8 +82,8 @@ def connection_variables(
         ),
     ]
     return [
-        ConnectionVariable(name, real if reveal_secrets or not secret else shown, secret)
-        for name, real, shown, secret in rows
+        ConnectionVariable(name, real if reveal_secrets or not secret else shown, secret, service)
+        for service, name, real, shown, secret in rows
     ]
 
 
