@@ -110,3 +110,16 @@ def test_every_way_of_asking_for_json_gets_a_json_failure(cli, tmp_path, args):
 def test_status_as_a_table_fails_without_json(cli, tmp_path):
     result = cli("--env-file", str(tmp_path / "missing.env"), "status", "-o", "table")
     assert result.exit_code == 2 and result.stdout == ""
+
+
+def test_quiet_keeps_errors_and_results_and_drops_the_rest(cli, tmp_path):
+    stopped = {"MACROINFRA_RUNTIME": "local", "MACROINFRA_STATE_DIR": str(tmp_path)}
+    loud = cli("status", env={**stopped, "POSTGRESS_PORT": "1"})
+    assert "did you mean POSTGRES_PORT" in loud.stderr and "not running" in loud.stderr
+    quiet = cli("--quiet", "status", env={**stopped, "POSTGRESS_PORT": "1"})
+    assert quiet.exit_code == loud.exit_code == 1
+    assert quiet.stderr == "" and quiet.stdout == loud.stdout
+    failed = cli("-q", "--env-file", str(tmp_path / "none.env"), "status")
+    assert failed.exit_code == 2 and failed.stderr.startswith("error: env file ")
+    # The next invocation in the same process is not quiet.
+    assert "not running" in cli("status", env=stopped).stderr

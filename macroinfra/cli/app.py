@@ -85,12 +85,21 @@ def root(
             show_default=False,
         ),
     ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print errors only on stderr (results still go to stdout)."
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
     """Run and trust a macro-trading research data stack."""
+    from macroinfra.cli import render
+
+    render.QUIET = quiet  # per invocation: tests run many in one process
     ctx.obj = Invocation(env_file)
     ctx.call_on_close(ctx.obj.close)
 

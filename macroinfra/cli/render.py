@@ -120,13 +120,18 @@ def line(text: str, *, style: str | None = None) -> None:
     out().print(text, style=style, markup=False)
 
 
+QUIET = False  # --quiet: stderr carries errors only (no status lines, warnings or progress)
+
+
 def status(text: str) -> None:
     """A status line (stderr)."""
-    err().print(text, markup=False, style="dim")
+    if not QUIET:
+        err().print(text, markup=False, style="dim")
 
 
 def warn(text: str) -> None:
-    err().print(f"warning: {text}", markup=False, style="yellow")
+    if not QUIET:
+        err().print(f"warning: {text}", markup=False, style="yellow")
 
 
 ERROR_LINE_MAX = 300  # an echoed input longer than this is cut in the middle
@@ -155,7 +160,7 @@ def error(exc: MacroinfraError) -> None:
 def progress(description: str) -> Iterator[Callable[[str], None]]:
     """A spinner on a terminal (stderr); plain status lines otherwise. Yields an update()."""
     console = err()
-    if not console.is_terminal:
+    if QUIET or not console.is_terminal:
         yield status
         return
     with console.status(description) as spinner:
