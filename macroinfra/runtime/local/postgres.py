@@ -16,9 +16,8 @@ import stat
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from macroinfra.errors import OperationError, ServiceUnavailable
 from macroinfra.runtime.local.binaries import find_pg_bindir
@@ -41,8 +40,9 @@ SERVER_SETTINGS = {
 }
 
 
-@dataclass(frozen=True)
-class _User:
+class _User(NamedTuple):
+    """The system user PostgreSQL runs as."""
+
     uid: int
     gid: int
     name: str
