@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 from helpers import free_port
 
-from macroinfra.probes.doctor import probe_time
+from macroinfra.probes.checkup import probe_time
 from macroinfra.probes.result import Check, DoctorReport, Group, Status, failed, warning
 from macroinfra.probes.runner import Job, run_jobs
 from macroinfra.redaction import Redactor
@@ -95,7 +95,7 @@ def test_the_deadline_counts_from_the_callers_start():
 
 
 def test_the_doctor_deadline_counts_choosing_the_runtime(monkeypatch):
-    import macroinfra.probes.doctor as doctor
+    import macroinfra.probes.checkup as checkup
     import macroinfra.runtime
 
     seen: dict[str, float] = {}
@@ -109,9 +109,9 @@ def test_the_doctor_deadline_counts_choosing_the_runtime(monkeypatch):
         return []
 
     monkeypatch.setattr(macroinfra.runtime, "select_runtime", select_runtime)
-    monkeypatch.setattr(doctor, "run_jobs", run_jobs_spy)
+    monkeypatch.setattr(checkup, "run_jobs", run_jobs_spy)
     before = time.monotonic()
-    doctor.run_doctor(load_settings(None), ["redis"], timeout=2)
+    checkup.run_doctor(load_settings(None), ["redis"], timeout=2)
     assert before <= seen["started"] <= seen["selecting"]
     assert seen["timeout"] == probe_time(2)
 

@@ -1,4 +1,5 @@
-"""`macroinfra doctor`: which services to probe, the probes in parallel, one report.
+"""The checkup behind `macroinfra doctor`: which services to probe, the probes in parallel,
+one report.
 
 Which services to probe, and why the others are skipped, the runtime says (`provided`,
 `skip_reason`). Each service's probe module is imported only when that service is probed, so
