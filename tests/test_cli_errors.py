@@ -8,7 +8,7 @@ import json
 import psycopg
 import pytest
 import typer
-from helpers import free_port
+from helpers import error_lines, free_port
 from typer.testing import CliRunner
 
 from macroinfra.cli.app import RootGroup
@@ -123,3 +123,21 @@ def test_quiet_keeps_errors_and_results_and_drops_the_rest(cli, tmp_path):
     assert failed.exit_code == 2 and failed.stderr.startswith("error: env file ")
     # The next invocation in the same process is not quiet.
     assert "not running" in cli("status", env=stopped).stderr
+
+
+@pytest.mark.parametrize("value", ["", "docker", "LOCAL"])
+def test_an_empty_or_unknown_runtime_is_refused_not_defaulted(cli, value):
+    for command in (["ps"], ["doctor"], ["up"]):
+        result = cli(*command, "--runtime", value)
+        assert result.exit_code == 2, (command, result.output)
+        assert "is not one of 'auto', 'compose', 'local', 'external'" in result.stderr
+
+
+@pytest.mark.parametrize("host", ["...", "x" * 100_000, "a..b", "db host"])
+def test_a_host_no_resolver_can_take_is_a_configuration_error(cli, host):
+    result = cli("doctor", "timescaledb", "--runtime", "external", env={"POSTGRES_HOST": host})
+    assert result.exit_code == 2, result.output
+    lines = error_lines(result.stderr)
+    assert lines[0] == "error: invalid configuration"
+    assert lines[1].startswith("  POSTGRES_HOST: ") and len(lines[1]) < 400
+    assert "Traceback" not in result.output
