@@ -126,7 +126,11 @@ class Database:
 
 @contextmanager
 def connect(engine: Engine) -> Iterator[Any]:
-    """engine.connect(), with a failure to connect turned into one ServiceUnavailable line."""
+    """engine.connect(), with a failure to connect turned into one ServiceUnavailable line.
+
+    A connection that died while in use (the server ended the session, or crashed) is
+    invalidated when the block fails, so the pool discards it instead of resetting it: no
+    second error about a dead connection, and the first one is the one the caller sees."""
     from sqlalchemy.exc import DBAPIError
 
     try:
@@ -140,7 +144,20 @@ def connect(engine: Engine) -> Iterator[Any]:
             engine.url.database,
         ) from None
     with conn:
-        yield conn
+        try:
+            yield conn
+        except BaseException:
+            discard_if_dead(conn)
+            raise
+
+
+def discard_if_dead(conn: Any) -> None:
+    """Invalidate a SQLAlchemy connection whose driver connection is closed or broken."""
+    if conn.closed or conn.invalidated:
+        return
+    driver = conn.connection.dbapi_connection
+    if driver is None or getattr(driver, "closed", False) or getattr(driver, "broken", False):
+        conn.invalidate()
 
 
 class ConnectionFailed(ServiceUnavailable):

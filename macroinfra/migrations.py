@@ -323,11 +323,34 @@ def _locked(conn: Connection, on_wait: Callable[[], None] | None) -> Iterator[bo
     conn.commit()
     try:
         yield waited
-    finally:
+    except BaseException:
+        _unlock(conn, failing=True)
+        raise
+    _unlock(conn, failing=False)
+
+
+def _unlock(conn: Connection, *, failing: bool) -> None:
+    """Release the advisory lock on the session that holds it, and never on another: a session
+    the server ended took its lock with it, and a failed release ends the session so the lock
+    goes with it too. When the block failed, its error is the one that counts: a failure to
+    release is not raised over it."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from macroinfra.db import discard_if_dead
+
+    discard_if_dead(conn)
+    if conn.invalidated or conn.closed:
+        return  # never reconnect (SQLAlchemy would): the new session would hold no lock
+    try:
         if conn.in_transaction():
             conn.rollback()
         conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
         conn.commit()
+    except DBAPIError:
+        conn.invalidate()
+        if not failing:
+            raise
 
 
 def _run(action: Callable[[], Any]) -> None:
@@ -335,12 +358,20 @@ def _run(action: Callable[[], Any]) -> None:
     from alembic.util import CommandError
     from sqlalchemy.exc import DBAPIError
 
+    from macroinfra.errors import connection_lost, first_line
+
     try:
         action()
     except CommandError as exc:
         raise MigrationError(f"migration failed: {exc}") from None
     except DBAPIError as exc:
-        first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        first = first_line(exc.orig) if exc.orig else type(exc).__name__
+        if exc.connection_invalidated or connection_lost(exc):
+            raise MigrationError(
+                f"migration interrupted, lost the connection to PostgreSQL: {first}",
+                hint="each migration is one transaction, so none is half applied: check the "
+                "server (`macroinfra doctor`), then run `macroinfra migrate status`",
+            ) from None
         raise MigrationError(
             f"migration failed, the database is unchanged: {first}",
             hint="fix the cause above and run `macroinfra migrate` again",
