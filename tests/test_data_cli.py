@@ -149,6 +149,19 @@ def test_seed_demo_validates_its_options(cli):
     assert result.exit_code == 2
 
 
+@pytest.mark.parametrize("end", ["0001-01-01", "1999-12-31", "9999-12-31"])
+def test_an_end_the_demo_cannot_generate_is_refused_before_connecting(cli, end):
+    # No server behind `cli`: exit 2 and the rule, not a connection error, nor a traceback.
+    result = cli("seed", "demo", "--end", end)
+    assert result.exit_code == 2, result.output
+    (line,) = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert line.startswith(
+        f"error: --end {end} is out of range: the demo data starts on 1990-01-01 and ends at "
+        "most a year after today, so with --years 10 --end must be between 2000-01-01 and "
+    )
+    assert "Traceback" not in result.output
+
+
 def test_help_lists_the_commands(cli):
     result = cli("--help")
     assert result.exit_code == 0
