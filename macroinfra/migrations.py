@@ -150,6 +150,11 @@ def check_target(revision: str) -> None:
     """Refuse a revision this macroinfra does not know, before anything asks or connects."""
     from alembic.util import CommandError
 
+    if not revision.strip():
+        raise UsageError(
+            "no revision given: --to is empty",
+            hint="give base, head, -1 (one down) or a revision of `macroinfra migrate history`",
+        )
     if revision in {"head", "heads", "base"} or revision.lstrip("-+").isdigit():
         return
     try:

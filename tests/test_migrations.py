@@ -119,6 +119,14 @@ def test_unknown_target_revision_is_refused_before_asking(db_cli, migrated):
     assert sql_rows(migrated, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
 
 
+@pytest.mark.parametrize("target", ["", "  "])
+def test_an_empty_target_revision_is_a_usage_error(cli, target):
+    result = cli("migrate", "down", "--to", target, "--yes")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[0] == "error: no revision given: --to is empty"
+    assert cli("migrate", "sql", "--to", target).exit_code == 2
+
+
 def test_migrate_at_head_is_a_no_op(db_cli):
     assert db_cli("migrate").exit_code == 0
     result = db_cli("migrate", "--json")
