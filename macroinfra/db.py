@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from macroinfra.settings import Settings
 
 CONNECT_TIMEOUT_S = 10
+CLIENT_ENCODING = "UTF8"
 ADDRESS_HINT = "check that POSTGRES_HOST/POSTGRES_PORT point at PostgreSQL"
 START_HINT = "start it with `macroinfra up`, or set POSTGRES_HOST/POSTGRES_PORT"
 
@@ -44,7 +45,12 @@ class Database:
     ) -> None:
         self.settings = settings
         self.pool = pool
-        self.connect_args: dict[str, Any] = {"connect_timeout": connect_timeout}
+        # Text comes back as str whatever the database's encoding: with a SQL_ASCII database
+        # and no client_encoding, psycopg would hand back bytes.
+        self.connect_args: dict[str, Any] = {
+            "connect_timeout": connect_timeout,
+            "client_encoding": CLIENT_ENCODING,
+        }
         if statement_timeout_ms is not None:
             self.connect_args["options"] = f"-c statement_timeout={statement_timeout_ms}"
         if application_name is not None:
