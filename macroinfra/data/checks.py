@@ -55,17 +55,20 @@ def checked_rows(
     def refuse(n: int, i: int, what: str, hint: str | None = None) -> UsageError:
         return UsageError(f"loading {info.name}: row {n}, column {cols[i]}: {what}", hint=hint)
 
+    isfinite = math.isfinite
     for n, row in enumerate(rows, 1):
         for i in not_null:
             if row[i] is None:
                 raise refuse(n, i, "None (NULL), and the column is NOT NULL", _needs(info, cols))
-        for i in numeric:
+        for i in numeric:  # the usual types first, by their exact class: this runs per value
             value = row[i]
             kind = value.__class__
-            if kind is int or value is None:
+            if kind is float:
+                if isfinite(value):
+                    continue
+            elif kind is int or value is None or _finite(value):
                 continue
-            if not (math.isfinite(value) if kind is float else _finite(value)):
-                raise refuse(n, i, f"{value!r} is not a finite number", NAN_HINT)
+            raise refuse(n, i, f"{value!r} is not a finite number", NAN_HINT)
         for i in counts:
             if _negative(row[i]):
                 raise refuse(
@@ -83,7 +86,7 @@ def checked_rows(
                     f"{row[i]!r} is not a value of {enum.__name__}",
                     f"{cols[i]} takes one of: {', '.join(m.value for m in enum)}",
                 )
-        texts = [i for i in zoned if not isinstance(row[i], datetime) or row[i].tzinfo is None]
+        texts = [i for i in zoned if not _aware(row[i])] if zoned else ()
         if texts or js:
             row = list(row)
             for i in texts:
@@ -94,6 +97,10 @@ def checked_rows(
                 if row[i] is not None and not isinstance(row[i], Jsonb):
                     row[i] = Jsonb(row[i])
         yield row
+
+
+def _aware(value: Any) -> bool:
+    return isinstance(value, datetime) and value.tzinfo is not None
 
 
 def _needs(info: LoadableTable, cols: tuple[str, ...]) -> str:
