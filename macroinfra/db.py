@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from macroinfra.settings import Settings
 
 CONNECT_TIMEOUT_S = 10
+CLIENT_ENCODING = "UTF8"
 ADDRESS_HINT = "check that POSTGRES_HOST/POSTGRES_PORT point at PostgreSQL"
 START_HINT = "start it with `macroinfra up`, or set POSTGRES_HOST/POSTGRES_PORT"
 
@@ -44,7 +45,12 @@ class Database:
     ) -> None:
         self.settings = settings
         self.pool = pool
-        self.connect_args: dict[str, Any] = {"connect_timeout": connect_timeout}
+        # Text comes back as str whatever the database's encoding: with a SQL_ASCII database
+        # and no client_encoding, psycopg would hand back bytes.
+        self.connect_args: dict[str, Any] = {
+            "connect_timeout": connect_timeout,
+            "client_encoding": CLIENT_ENCODING,
+        }
         if statement_timeout_ms is not None:
             self.connect_args["options"] = f"-c statement_timeout={statement_timeout_ms}"
         if application_name is not None:
@@ -126,7 +132,11 @@ class Database:
 
 @contextmanager
 def connect(engine: Engine) -> Iterator[Any]:
-    """engine.connect(), with a failure to connect turned into one ServiceUnavailable line."""
+    """engine.connect(), with a failure to connect turned into one ServiceUnavailable line.
+
+    A connection that died while in use (the server ended the session, or crashed) is
+    invalidated when the block fails, so the pool discards it instead of resetting it: no
+    second error about a dead connection, and the first one is the one the caller sees."""
     from sqlalchemy.exc import DBAPIError
 
     try:
@@ -140,7 +150,20 @@ def connect(engine: Engine) -> Iterator[Any]:
             engine.url.database,
         ) from None
     with conn:
-        yield conn
+        try:
+            yield conn
+        except BaseException:
+            discard_if_dead(conn)
+            raise
+
+
+def discard_if_dead(conn: Any) -> None:
+    """Invalidate a SQLAlchemy connection whose driver connection is closed or broken."""
+    if conn.closed or conn.invalidated:
+        return
+    driver = conn.connection.dbapi_connection
+    if driver is None or getattr(driver, "closed", False) or getattr(driver, "broken", False):
+        conn.invalidate()
 
 
 class ConnectionFailed(ServiceUnavailable):

@@ -51,6 +51,39 @@ class ServiceUnhealthy(ServiceUnavailable):
     log lines."""
 
 
+class ConcurrencyConflict(OperationError):
+    """The server aborted a transaction over a concurrent one (SQLSTATE 40001, a serialization
+    failure, or 40P01, a deadlock): nothing of it was applied, and running it again may
+    succeed."""
+
+
+# SQLSTATEs that say what happened, so errors are classified by code, never by message text.
+CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
+# The server ended the session: admin shutdown (pg_terminate_backend), crash shutdown, cannot
+# connect now (starting, recovering), database dropped, idle session timeout. Class 08 is a
+# connection exception.
+SESSION_ENDED_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "57P04", "57P05"})
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a driver error (psycopg's, or the one a SQLAlchemy error wraps)."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig if orig is not None else exc, "sqlstate", None) or None
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether a driver error means the session is gone: by its SQLSTATE when the server sent
+    one; an OperationalError the client raised itself (no SQLSTATE) is about the connection."""
+    import sys
+
+    state = sqlstate(exc)
+    if state is not None:
+        return state.startswith("08") or state in SESSION_ENDED_SQLSTATES
+    exc = getattr(exc, "orig", None) or exc
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.OperationalError)
+
+
 def from_driver_error(exc: BaseException) -> MacroinfraError | None:
     """A database or cache driver's error that escaped the library, as one line of the family
     (None: not a driver error, a bug to show as it is). The one boundary for what the
@@ -67,7 +100,12 @@ def from_driver_error(exc: BaseException) -> MacroinfraError | None:
     if "psycopg" in sys.modules:
         import psycopg
 
-        if isinstance(exc, psycopg.OperationalError):
+        if isinstance(exc, psycopg.Error) and sqlstate(exc) in CONFLICT_SQLSTATES:
+            return ConcurrencyConflict(
+                f"the server aborted the transaction over a concurrent one: {first_line(exc)}",
+                hint="nothing of it was applied: run the command again",
+            )
+        if isinstance(exc, psycopg.OperationalError) and connection_lost(exc):
             return ServiceUnavailable(
                 f"lost the connection to PostgreSQL: {first_line(exc)}",
                 hint="check the server is running (`macroinfra ps`, `macroinfra doctor`)",

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from macroinfra.errors import MigrationError, UsageError
 from macroinfra.resources import migrations_dir
-from macroinfra.timescale.spec import BY_TABLE
+from macroinfra.timescale.drift import Drift, autogenerate_filters, check  # noqa: F401 (API)
+from macroinfra.timescale.teardown import TableRows, dropped_tables, existing, table_rows
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -59,6 +60,9 @@ class MigrationResult:
     applied: list[str]
     waited_for_lock: bool
     notes: list[str] = field(default_factory=list)
+    database: str | None = None
+    host: str | None = None  # host:port
+    dropped: list[TableRows] = field(default_factory=list)  # by a downgrade, with their rows
     __json_properties__ = ("changed",)
 
     @property
@@ -67,24 +71,6 @@ class MigrationResult:
 
 
 # -- used by migrations/env.py and the migration scripts ------------------------------------
-
-
-def autogenerate_filters() -> tuple[Callable[..., bool], Callable[..., bool]]:
-    """Filters that hide what TimescaleDB owns from autogenerate: its schemas, and the
-    time-column index create_hypertable adds to each hypertable."""
-    hypertable_indexes = {f"{s.table}_{s.time_column}_idx" for s in BY_TABLE.values()}
-
-    def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
-        if type_ == "schema":
-            return name is None or name == "public"
-        return True
-
-    def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any):
-        return not (
-            type_ == "index" and reflected and compare_to is None and name in hypertable_indexes
-        )
-
-    return include_name, include_object
 
 
 def note(message: str) -> None:
@@ -137,19 +123,26 @@ def _current(connection: Connection, script: ScriptDirectory) -> str | None:
 
 
 @dataclass(frozen=True)
-class Drift:
-    differences: list[str]  # readable lines; empty when the database matches the models
-    __json_properties__ = ("drift",)
+class DowngradePlan:
+    """What `migrate down` would do, for the question asked before it does it."""
 
-    @property
-    def drift(self) -> bool:
-        return bool(self.differences)
+    database: str
+    host: str  # host:port
+    current: str | None
+    target: str | None  # None: base, nothing left
+    removed: list[str]  # the revisions undone, newest first
+    tables: list[TableRows]  # the tables dropped, with the rows they hold
 
 
 def check_target(revision: str) -> None:
     """Refuse a revision this macroinfra does not know, before anything asks or connects."""
     from alembic.util import CommandError
 
+    if not revision.strip():
+        raise UsageError(
+            "no revision given: --to is empty",
+            hint="give base, head, -1 (one down) or a revision of `macroinfra migrate history`",
+        )
     if revision in {"head", "heads", "base"} or revision.lstrip("-+").isdigit():
         return
     try:
@@ -220,23 +213,100 @@ def upgrade(
     return MigrationResult(before, after, applied, waited, notes)
 
 
-def downgrade(db: Database, revision: str) -> MigrationResult:
+def plan_downgrade(db: Database, revision: str) -> DowngradePlan:
+    """What a downgrade to `revision` undoes and drops (UsageError: not at or below current)."""
+    check_target(revision)
+    script = _script()
+    with _connect(db) as conn:
+        current = _current(conn, script)
+        plan = _plan(db, conn, script, current, revision)
+        conn.rollback()
+    return plan
+
+
+def downgrade(db: Database, revision: str, *, expected: str | None = None) -> MigrationResult:
+    """Downgrade to `revision` under the advisory lock. With `expected` (the current revision
+    of the plan a person confirmed), refuse if the database has moved since."""
     from alembic import command
 
     check_target(revision)
     script = _script()
     with _connect(db) as conn, _locked(conn, None) as waited:
         before = _current(conn, script)
-        if before is None:
-            return MigrationResult(None, None, [], waited, ["the database has no revision"])
+        if expected is not None and before != expected:
+            raise MigrationError(
+                f"the database moved from {expected} to {before} since the question: nothing "
+                "was dropped; run `macroinfra migrate down` again"
+            )
+        plan = _plan(db, conn, script, before, revision)
+        conn.rollback()
         cfg = _config(conn)
-        _run(lambda: command.downgrade(cfg, revision))
+        if plan.removed:
+            _run(lambda: command.downgrade(cfg, plan.target or "base"))
         after = _current(conn, script)
+        kept = set(existing(conn, [t.table for t in plan.tables]))
+        conn.rollback()
     # A backend that had TimescaleDB loaded cannot create the extension again after it was
     # dropped: start the next use of this engine on fresh sessions.
     db.engine.dispose()
-    removed = [r.revision for r in script.iterate_revisions(before, after or "base")]
-    return MigrationResult(before, after, removed, waited, list(cfg.attributes[NOTES]))
+    notes = list(cfg.attributes[NOTES]) + ([] if before else ["the database has no revision"])
+    dropped = [t for t in plan.tables if t.table not in kept]
+    return MigrationResult(
+        before, after, plan.removed, waited, notes, plan.database, plan.host, dropped
+    )
+
+
+def _where(db: Database) -> tuple[str, str]:
+    s = db.settings
+    return s.postgres_db, f"{s.postgres_host}:{s.postgres_port}"
+
+
+def _plan(
+    db: Database, conn: Connection, script: ScriptDirectory, current: str | None, revision: str
+) -> DowngradePlan:
+    database, host = _where(db)
+    if current is None:
+        return DowngradePlan(database, host, None, None, [], [])
+    target = _target(script, current, revision)
+    removed = [r.revision for r in script.iterate_revisions(current, target or "base")]
+    tables = _dropped_tables(current, target) if removed else []
+    return DowngradePlan(database, host, current, target, removed, table_rows(conn, tables))
+
+
+def _target(script: ScriptDirectory, current: str, revision: str) -> str | None:
+    """The revision (None: base) a downgrade from `current` to `revision` ends at."""
+    from alembic.util import CommandError
+
+    chain = [r.revision for r in script.iterate_revisions(current, "base")] + [None]
+    if revision == "base":
+        return None
+    if revision.startswith("-") and revision[1:].isdigit() and int(revision[1:]) > 0:
+        if int(revision[1:]) >= len(chain):
+            raise UsageError(
+                f"cannot go down {revision[1:]} revisions: {current} is {len(chain) - 1} "
+                "above base",
+                hint="give --to base to remove everything",
+            )
+        return chain[int(revision[1:])]
+    try:
+        found = script.get_revision(revision)
+    except CommandError:
+        found = None
+    if found is None or found.revision not in chain:
+        raise UsageError(
+            f"revision {revision!r} is not at or below the current revision {current}",
+            hint="migrate down goes to an older revision: see `macroinfra migrate history`",
+        )
+    return found.revision
+
+
+def _dropped_tables(current: str | None, target: str | None) -> list[str]:
+    from alembic import command
+
+    out = io.StringIO()
+    cfg = _config(output=out)
+    _run(lambda: command.downgrade(cfg, f"{current}:{target or 'base'}", sql=True))
+    return dropped_tables(out.getvalue())
 
 
 def offline_sql(revision: str = "head", start: str | None = None) -> str:
@@ -249,54 +319,6 @@ def offline_sql(revision: str = "head", start: str | None = None) -> str:
     target = f"{start}:{revision}" if start else revision
     _run(lambda: command.upgrade(cfg, target, sql=True))
     return out.getvalue()
-
-
-def check(db: Database) -> Drift:
-    """Differences between the models and the database, as readable lines."""
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.migration import MigrationContext
-
-    from macroinfra.models import Base
-
-    include_name, include_object = autogenerate_filters()
-    with _connect(db) as conn:
-        ctx = MigrationContext.configure(
-            conn,
-            opts={
-                "include_name": include_name,
-                "include_object": include_object,
-                "compare_type": True,
-                "target_metadata": Base.metadata,
-            },
-        )
-        diffs = compare_metadata(ctx, Base.metadata)
-        conn.rollback()
-    return Drift([_describe_diff(d) for d in _flatten(diffs)])
-
-
-def _flatten(diffs: list[Any]) -> Iterator[Any]:
-    for d in diffs:
-        if isinstance(d, list):  # column modifications come grouped
-            yield from d
-        else:
-            yield d
-
-
-def _describe_diff(diff: Any) -> str:
-    kind = diff[0]
-    if kind in {"add_table", "remove_table"}:
-        return f"{kind.replace('_', ' ')}: {diff[1].name}"
-    if kind in {"add_column", "remove_column"}:
-        return f"{kind.replace('_', ' ')}: {diff[2]}.{diff[3].name}"
-    if kind in {"add_index", "remove_index", "add_constraint", "remove_constraint"}:
-        obj = diff[1]
-        return f"{kind.replace('_', ' ')}: {obj.table.name}.{obj.name}"
-    if kind.startswith("modify_"):
-        _, _schema, table, column, _info, old, new = diff
-        return f"{kind.replace('_', ' ')}: {table}.{column}: database {old!r}, models {new!r}"
-    if kind in {"add_fk", "remove_fk"}:
-        return f"{kind.replace('_', ' ')}: {diff[1].parent.name}.{diff[1].name}"
-    return " ".join(str(part) for part in diff)
 
 
 # -- plumbing --------------------------------------------------------------------------------
@@ -323,11 +345,34 @@ def _locked(conn: Connection, on_wait: Callable[[], None] | None) -> Iterator[bo
     conn.commit()
     try:
         yield waited
-    finally:
+    except BaseException:
+        _unlock(conn, failing=True)
+        raise
+    _unlock(conn, failing=False)
+
+
+def _unlock(conn: Connection, *, failing: bool) -> None:
+    """Release the advisory lock on the session that holds it, and never on another: a session
+    the server ended took its lock with it, and a failed release ends the session so the lock
+    goes with it too. When the block failed, its error is the one that counts: a failure to
+    release is not raised over it."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from macroinfra.db import discard_if_dead
+
+    discard_if_dead(conn)
+    if conn.invalidated or conn.closed:
+        return  # never reconnect (SQLAlchemy would): the new session would hold no lock
+    try:
         if conn.in_transaction():
             conn.rollback()
         conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
         conn.commit()
+    except DBAPIError:
+        conn.invalidate()
+        if not failing:
+            raise
 
 
 def _run(action: Callable[[], Any]) -> None:
@@ -335,12 +380,20 @@ def _run(action: Callable[[], Any]) -> None:
     from alembic.util import CommandError
     from sqlalchemy.exc import DBAPIError
 
+    from macroinfra.errors import connection_lost, first_line
+
     try:
         action()
     except CommandError as exc:
         raise MigrationError(f"migration failed: {exc}") from None
     except DBAPIError as exc:
-        first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        first = first_line(exc.orig) if exc.orig else type(exc).__name__
+        if exc.connection_invalidated or connection_lost(exc):
+            raise MigrationError(
+                f"migration interrupted, lost the connection to PostgreSQL: {first}",
+                hint="each migration is one transaction, so none is half applied: check the "
+                "server (`macroinfra doctor`), then run `macroinfra migrate status`",
+            ) from None
         raise MigrationError(
             f"migration failed, the database is unchanged: {first}",
             hint="fix the cause above and run `macroinfra migrate` again",

@@ -71,6 +71,32 @@ def test_first_release_and_latest(seeded_cli):
     assert human.exit_code == 0 and "latest revisions" in human.stdout
 
 
+def test_a_nan_stored_by_another_writer_never_makes_invalid_json(seeded_cli, migrated):
+    import psycopg
+
+    # The loader refuses NaN; another tool may still have stored it (numeric(24, 8) holds
+    # NaN, though not an infinity).
+    with psycopg.connect(migrated.libpq_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE macro_series SET value = 'NaN'"
+            " WHERE series_id = (SELECT id FROM series_metadata WHERE series_code = 'US_NFP')"
+            " AND observation_date IN ('2024-01-01', '2024-02-01')"
+        )
+
+    def strict(constant: str):
+        raise AssertionError(f"{constant} is not JSON")
+
+    for args in (("latest",), ("first-release",), ("asof", "--at", "2025-06-30T00:00:00Z")):
+        result = seeded_cli("data", args[0], "US_NFP", *args[1:], "--json")
+        assert result.exit_code == 0, result.output
+        view = json.loads(result.stdout, parse_constant=strict)
+        values = {o["observation_date"]: o["value"] for o in view["observations"]}
+        assert values["2024-01-01"] is None and values["2024-02-01"] is None
+        assert isinstance(values["2024-03-01"], float)
+    human = seeded_cli("data", "latest", "US_NFP")
+    assert human.exit_code == 0 and "NaN" not in human.stdout and "Infinity" not in human.stdout
+
+
 def test_asof_before_any_release_says_so(seeded_cli):
     result = seeded_cli("data", "asof", "US_CPI", "--at", "2001-01-01T00:00:00Z")
     assert result.exit_code == 0
@@ -121,6 +147,19 @@ def test_seed_demo_validates_its_options(cli):
     assert result.exit_code == 2
     result = cli("seed", "demo", "--end", "30/06/2025")
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("end", ["0001-01-01", "1999-12-31", "9999-12-31"])
+def test_an_end_the_demo_cannot_generate_is_refused_before_connecting(cli, end):
+    # No server behind `cli`: exit 2 and the rule, not a connection error, nor a traceback.
+    result = cli("seed", "demo", "--end", end)
+    assert result.exit_code == 2, result.output
+    (line,) = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert line.startswith(
+        f"error: --end {end} is out of range: the demo data starts on 1990-01-01 and ends at "
+        "most a year after today, so with --years 10 --end must be between 2000-01-01 and "
+    )
+    assert "Traceback" not in result.output
 
 
 def test_help_lists_the_commands(cli):

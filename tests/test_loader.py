@@ -334,6 +334,112 @@ def test_a_failed_load_leaves_nothing_behind_and_says_why(migrated, conn, refs):
     assert load(conn, "market_data", [bar]).inserted == 1  # the connection is still usable
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        Decimal("NaN"),
+        Decimal("sNaN"),
+        Decimal("-Infinity"),
+        "NaN",
+        " inf ",
+    ],
+    ids=repr,
+)
+def test_nan_and_infinities_are_refused_naming_row_and_column(migrated, conn, refs, value):
+    bars = hypertable_rows(refs)["market_data"]
+    with pytest.raises(UsageError) as caught:
+        load(conn, "market_data", [bars[0], {**bars[1], "high": value}])
+    assert caught.value.message == (
+        f"loading market_data: row 2, column high: {value!r} is not a finite number"
+    )
+    assert "NaN and infinities are not stored" in caught.value.hint
+    series = hypertable_rows(refs)["macro_series"][0]
+    with pytest.raises(UsageError, match="row 1, column value: .* is not a finite number"):
+        load(conn, "macro_series", [{**series, "value": value}])
+    with pytest.raises(UsageError, match="row 1, column volume: .* is not a finite number"):
+        load(conn, "market_data", [{**bars[0], "volume": value}])
+    assert count(migrated, "market_data") == count(migrated, "macro_series") == 0
+
+
+def test_a_negative_revision_number_is_refused(migrated, conn, refs):
+    row = {**hypertable_rows(refs)["macro_series"][0], "revision_number": -1}
+    with pytest.raises(UsageError) as caught:
+        load(conn, "macro_series", [row])
+    assert caught.value.message == (
+        "loading macro_series: row 1, column revision_number: -1 is negative"
+    )
+    with pytest.raises(UsageError, match="row 1, column revision_number: '-2' is negative"):
+        load(
+            conn, "macro_series", [tuple({**row, "revision_number": "-2"}.values())], columns=MACRO
+        )
+    assert count(migrated, "macro_series") == 0
+
+
+@pytest.mark.parametrize("text", ["2024-01-02 21:00:00", "2024-01-02T21:00", "2024-01-02"])
+def test_a_timestamp_text_without_a_zone_is_refused_like_a_naive_datetime(
+    migrated, conn, refs, text
+):
+    bar = hypertable_rows(refs)["market_data"][0]
+    with pytest.raises(UsageError) as caught:
+        load(conn, "market_data", [{**bar, "timestamp": text}])
+    assert caught.value.message == (
+        f"loading market_data: row 1, column timestamp: {text!r} has no time zone"
+    )
+    release = hypertable_rows(refs)["macro_series"][0]
+    with pytest.raises(UsageError, match="row 1, column release_time: .* has no time zone"):
+        load(conn, "macro_series", [{**release, "release_time": text}])
+    assert count(migrated, "market_data") == count(migrated, "macro_series") == 0
+
+
+def test_timestamp_text_with_its_zone_is_loaded_and_other_text_refused(migrated, conn, refs):
+    bar = hypertable_rows(refs)["market_data"][0]
+    with pytest.raises(UsageError, match=r"'yesterday' is not an ISO 8601 date and time"):
+        load(conn, "market_data", [{**bar, "timestamp": "yesterday"}])
+    with pytest.raises(UsageError, match=r"column timestamp: 2024-01-02 is a date"):
+        load(conn, "market_data", [{**bar, "timestamp": date(2024, 1, 2)}])
+    assert load(conn, "market_data", [{**bar, "timestamp": "2024-01-02 21:00+02:00"}]).inserted
+    assert sql_rows(migrated, "SELECT timestamp FROM market_data") == [
+        (datetime(2024, 1, 2, 19, tzinfo=UTC),)
+    ]
+
+
+def test_null_in_a_not_null_column_names_the_table_and_the_row_not_a_chunk(migrated, conn, refs):
+    bars = hypertable_rows(refs)["market_data"]
+    with pytest.raises(UsageError) as caught:
+        load(conn, "market_data", [bars[0], {**bars[1], "close": None}])
+    assert caught.value.message == (
+        "loading market_data: row 2, column close: None (NULL), and the column is NOT NULL"
+    )
+    assert caught.value.hint == (
+        "give every row a value for: timestamp, instrument_id, frequency, close"
+    )
+    row = {**hypertable_rows(refs)["macro_series"][0], "revision_number": None}
+    with pytest.raises(UsageError, match="row 1, column revision_number: None"):
+        load(conn, "macro_series", [row])
+    assert count(migrated, "market_data") == count(migrated, "macro_series") == 0
+
+
+def test_a_server_error_about_a_chunk_names_the_hypertable(migrated, conn, refs):
+    from macroinfra.data._pg import database_error
+
+    bar = hypertable_rows(refs)["market_data"][0]
+    with pytest.raises(psycopg.errors.NotNullViolation) as caught:
+        conn.execute(
+            "INSERT INTO market_data (instrument_id, timestamp, frequency)"
+            " VALUES (%s, %s, 'daily')",
+            (bar["instrument_id"], bar["timestamp"]),
+        )
+    assert "_hyper_" in str(caught.value)  # what the server says
+    error = database_error(caught.value, "loading market_data", table="market_data")
+    assert error.message == (
+        'loading market_data failed: null value in column "close" of relation "market_data" '
+        "violates not-null constraint"
+    )
+
+
 # -- compressed chunks (Community edition only) ----------------------------------------------
 
 

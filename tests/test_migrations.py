@@ -107,6 +107,113 @@ def test_up_down_up(db_cli, database):
     assert json.loads(again.stdout)["applied"] == [head_revision()]
 
 
+def _some_rows(settings) -> dict[str, int]:
+    """A few rows in three tables: what a downgrade to base would drop with them."""
+    from datetime import UTC, datetime, timedelta
+
+    from macroinfra.data.loader import load
+
+    with psycopg.connect(settings.libpq_url, autocommit=True) as conn:
+        load(conn, "data_sources", [{"name": "kept?"}])
+        load(conn, "instruments", [{"ticker": "SPX", "name": "S&P 500", "asset_class": "equity"}])
+        (spx,) = conn.execute("SELECT id FROM instruments").fetchone()
+        t0 = datetime(2024, 1, 2, 21, tzinfo=UTC)
+        bars = [
+            {"instrument_id": spx, "timestamp": t0 + timedelta(days=d), "frequency": "daily"}
+            | {"close": 100 + d}
+            for d in range(3)
+        ]
+        load(conn, "market_data", bars)
+        conn.execute("ANALYZE")
+    return {"data_sources": 1, "instruments": 1, "market_data": 3}
+
+
+def _on_a_terminal(settings, *args: str, answer: str) -> subprocess.CompletedProcess[str]:
+    """The CLI with a terminal as its stdin (so it asks), answering `answer`."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        os.write(controller, answer.encode() + b"\n")
+        return subprocess.run(
+            [sys.executable, "-c", "from macroinfra.cli import main; main()", *args],
+            env={**os.environ, **settings_env(settings), "NO_COLOR": "1"},
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+
+def test_migrate_down_asks_naming_the_database_host_and_the_tables_it_drops(migrated):
+    rows = _some_rows(migrated)
+    where = f"database {migrated.postgres_db!r} at 127.0.0.1:{migrated.postgres_port}"
+    result = _on_a_terminal(migrated, "migrate", "down", "--to", "base", answer="n")
+    assert result.returncode == 1, result.stderr
+    question = result.stderr.splitlines()
+    assert question[0] == f"Migrate {where} down from {head_revision()} to base (empty)?"
+    assert question[1] == "These 10 tables holding 5 rows will be dropped with their data:"
+    listed = dict(line.split() for line in question[2:12])
+    empty = {"signals", "macro_series", "flow_data", "fiscal_data", "vol_surfaces", "curves"}
+    assert listed == dict.fromkeys(empty | {"series_metadata"}, "0") | {
+        t: str(n) for t, n in rows.items()
+    }
+    assert question[12].startswith("Drop them [y/N]:")
+    assert "cancelled: nothing was changed" in result.stderr
+    assert sql_rows(migrated, "SELECT count(*) FROM market_data") == [(3,)]
+
+    done = _on_a_terminal(migrated, "migrate", "down", "--to", "base", answer="y")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()  # click's prompt leaves a space on stdout: stripped
+    assert lines[0].strip() == f"migrated {head_revision()} -> empty ({head_revision()}) in {where}"
+    assert lines[1] == "dropped 10 tables holding 5 rows:"
+    assert dict(line.split() for line in lines[3:]) == listed
+    assert sql_rows(migrated, "SELECT to_regclass('market_data')") == [(None,)]
+
+
+def test_migrate_down_json_lists_the_dropped_tables_with_their_rows(db_cli, migrated):
+    rows = _some_rows(migrated)
+    result = db_cli("migrate", "down", "--to", "base", "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["database"], doc["host"]) == (
+        migrated.postgres_db,
+        f"127.0.0.1:{migrated.postgres_port}",
+    )
+    dropped = {t["table"]: (t["rows"], t["estimated"]) for t in doc["dropped"]}
+    assert len(dropped) == 10
+    assert {t: dropped[t] for t in rows} == {t: (n, False) for t, n in rows.items()}
+
+
+def test_tables_too_big_to_count_quickly_show_the_planners_estimate(db_cli, migrated, monkeypatch):
+    from macroinfra.timescale import teardown
+
+    _some_rows(migrated)
+    monkeypatch.setattr(teardown, "EXACT_UP_TO", 2)  # market_data (3 rows) is "big"
+    result = db_cli("migrate", "down", "--to", "base", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "dropped 10 tables holding ~5 rows:" in result.stdout
+    listed = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[3:]}
+    assert listed["market_data"] == ["~3", "(estimate)"] and listed["instruments"] == ["1"]
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("+1", "revision '+1' is not at or below the current revision 0001"),
+        ("-2", "cannot go down 2 revisions: 0001 is 1 above base"),
+    ],
+)
+def test_a_target_that_is_not_below_is_refused_before_asking(db_cli, migrated, target, message):
+    result = db_cli("migrate", "down", "--to", target, "--yes")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[0] == f"error: {message}"
+    assert sql_rows(migrated, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
+
+
 def test_unknown_target_revision_is_refused_before_asking(db_cli, migrated):
     result = db_cli("migrate", "down", "--to", "nope", "--yes", "--json")
     assert result.exit_code == 2
@@ -117,6 +224,14 @@ def test_unknown_target_revision_is_refused_before_asking(db_cli, migrated):
         "exit_code": 2,
     }
     assert sql_rows(migrated, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
+
+
+@pytest.mark.parametrize("target", ["", "  "])
+def test_an_empty_target_revision_is_a_usage_error(cli, target):
+    result = cli("migrate", "down", "--to", target, "--yes")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[0] == "error: no revision given: --to is empty"
+    assert cli("migrate", "sql", "--to", target).exit_code == 2
 
 
 def test_migrate_at_head_is_a_no_op(db_cli):

@@ -117,3 +117,60 @@ def test_dispose_frees_the_sync_pool_and_adispose_both(stack_settings):
     assert db.engine is not sync  # a new engine on next use
     asyncio.run(db.adispose())
     assert "engine" not in db.__dict__ and "async_engine" not in db.__dict__
+
+
+@pytest.fixture
+def sql_ascii(stack_settings):
+    """A database of its own encoded SQL_ASCII (psycopg hands back bytes for its text unless
+    the client asks for UTF8)."""
+    import uuid
+
+    from psycopg import sql
+
+    name = f"test_ascii_{uuid.uuid4().hex[:8]}"
+    admin = stack_settings.model_copy(update={"postgres_db": "postgres"})
+    with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE DATABASE {} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'"
+                " TEMPLATE template0"
+            ).format(sql.Identifier(name))
+        )
+    try:
+        yield stack_settings.model_copy(update={"postgres_db": name})
+    finally:
+        with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_a_database_that_is_not_utf8_is_read_as_text_and_warned_about(sql_ascii):
+    checks = list(timescaledb.probe(sql_ascii, Budget(time.monotonic() + 5)))
+    server, encoding = checks
+    assert server.detail.startswith("PostgreSQL 15") and "b'" not in server.detail
+    assert isinstance(server.info["server_version"], str)
+    assert (encoding.name, encoding.status, encoding.reason) == (
+        "timescaledb: encoding",
+        "warning",
+        "encoding",
+    )
+    assert encoding.detail == f"database {sql_ascii.postgres_db!r} is encoded SQL_ASCII, not UTF8"
+    assert f"createdb -E UTF8 -T template0 {sql_ascii.postgres_db}" in encoding.hint
+    assert "ENCODING 'UTF8' TEMPLATE template0" in encoding.hint
+
+
+def test_a_utf8_database_gets_no_encoding_check(stack_settings):
+    checks = list(timescaledb.probe(stack_settings, Budget(time.monotonic() + 5)))
+    assert [c.name for c in checks] == ["timescaledb"]
+
+
+def test_doctor_on_a_database_that_is_not_utf8(sql_ascii):
+    import json
+
+    from helpers import Cli
+
+    result = Cli(sql_ascii)("doctor", "timescaledb", "--json")
+    report = json.loads(result.stdout)
+    assert [c["name"] for c in report["checks"]] == ["timescaledb", "timescaledb: encoding"]
+    assert "b'" not in report["checks"][0]["detail"]
+    strict = Cli(sql_ascii)("doctor", "timescaledb", "--strict")
+    assert strict.exit_code == 1 and "SQL_ASCII" in strict.stdout

@@ -35,15 +35,42 @@ def _human_result(result) -> None:  # type: ignore[no-untyped-def]
 
     for note in result.notes:
         render.warn(note)
+    where = f" in database {result.database!r} at {result.host}" if result.database else ""
     if result.changed:
         render.line(
             f"migrated {result.before or 'empty'} -> {result.after or 'empty'} "
-            f"({', '.join(result.applied)})"
+            f"({', '.join(result.applied)}){where}"
         )
     elif result.waited_for_lock:
-        render.line(f"another migration ran meanwhile; already at {result.after}")
+        render.line(f"another migration ran meanwhile; already at {result.after}{where}")
     else:
-        render.line(f"already at {result.after or 'empty'}")
+        render.line(f"already at {result.after or 'empty'}{where}")
+    if result.dropped:
+        render.line(f"dropped {_tables(result.dropped)}:")
+        render.table(["table", "rows"], [(t.table, _rows(t)) for t in result.dropped])
+
+
+def _tables(tables) -> str:  # type: ignore[no-untyped-def]
+    rows = sum(t.rows for t in tables)
+    about = "~" if any(t.estimated for t in tables) else ""
+    return f"{len(tables)} table{'s' * (len(tables) != 1)} holding {about}{rows:,} rows"
+
+
+def _rows(table) -> str:  # type: ignore[no-untyped-def]
+    """A table's rows: counted, or the planner's estimate, marked so."""
+    return f"~{table.rows:,} (estimate)" if table.estimated else f"{table.rows:,}"
+
+
+def _question(plan) -> str:  # type: ignore[no-untyped-def]
+    lines = [
+        f"Migrate database {plan.database!r} at {plan.host} down from {plan.current} to "
+        f"{plan.target or 'base (empty)'}?"
+    ]
+    if plan.tables:
+        lines.append(f"These {_tables(plan.tables)} will be dropped with their data:")
+        width = max(len(t.table) for t in plan.tables)
+        lines += [f"  {t.table:<{width}}  {_rows(t)}" for t in plan.tables]
+    return "\n".join(lines) + "\nDrop them"
 
 
 @app.command()
@@ -95,18 +122,20 @@ def down(
     as_json: JsonOption = False,
 ) -> None:
     """Migrate down (one revision by default). Asks for confirmation: data is dropped."""
+    import sys
+
     from macroinfra import migrations
     from macroinfra.cli import render
     from macroinfra.cli.options import confirm
 
     migrations.check_target(to)
-    target = "one revision" if to == "-1" else f"revision {to}"
-    confirm(
-        f"Migrate down to {target}? Tables and their data will be dropped.",
-        yes=yes,
-        what="migrate down",
-    )
-    result = migrations.downgrade(get_app(ctx).db, to)
+    if not yes and not sys.stdin.isatty():
+        confirm("", yes=False, what="migrate down")  # no one to ask: refused before connecting
+    db = get_app(ctx).db
+    plan = migrations.plan_downgrade(db, to)
+    if plan.removed:
+        confirm(_question(plan), yes=yes, what="migrate down")
+    result = migrations.downgrade(db, to, expected=plan.current)
     render.emit(result, as_json=as_json, human=_human_result)
 
 

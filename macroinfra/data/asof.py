@@ -37,7 +37,8 @@ class SeriesInfo:
 @dataclass(frozen=True)
 class Observation:
     observation_date: date
-    value: Decimal | None
+    value: Decimal | None  # None: NULL, or NaN or an infinity another writer stored (the
+    # loader refuses them): no number, and nothing JSON cannot carry
     revision_number: int
     release_time: datetime
 
@@ -138,6 +139,10 @@ def explain(
 # -- internals -------------------------------------------------------------------------------
 
 
+def _finite(value: Decimal | None) -> Decimal | None:
+    return value if value is None or value.is_finite() else None
+
+
 def _view(
     target: Target,
     series: int | str,
@@ -158,7 +163,7 @@ def _view(
             raise database_error(exc, f"reading series {series}") from None
     if view != "first_release":
         rows.reverse()
-    observations = [Observation(d, v, r, t) for d, v, r, t in rows]
+    observations = [Observation(d, _finite(v), r, t) for d, v, r, t in rows]
     return SeriesView(info, view, at, observations)
 
 

@@ -7,10 +7,13 @@ loading the same batch twice inserts nothing the second time. A hypertable batch
 range holds no stored row (the usual append) first tries a plain INSERT in a savepoint, which
 is cheaper, and falls back to ON CONFLICT if a key turns up after all.
 
-Values are checked as they stream: a timestamptz needs a time zone, and an enumerated column
-(frequency, asset_class, country, ...) takes only its enumeration's values; a bad value stops
-the load with the row and column named, and nothing is written. macro_series is point-in-time
-data and gets three more checks before anything is inserted (macroinfra.data.revisions).
+Values are checked as they stream (macroinfra.data.checks): NULL in a NOT NULL column, a
+timestamptz without a time zone, NaN or an infinity in a number, a negative revision, a value
+outside its enumeration; a bad value stops the load with the row and column named, and nothing
+is written. macro_series is point-in-time data and gets three more checks before anything is
+inserted (macroinfra.data.revisions). A load that is a transaction of its own, of rows that can
+be read again, is run again when the server aborts it over a concurrent transaction (it skips
+what is stored, so that is safe).
 
 On the Community edition a target chunk may be compressed: TimescaleDB (2.11 and later)
 decompresses the affected batches to check the natural key, and the loader lifts its
@@ -24,11 +27,10 @@ import operator
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from macroinfra.data._pg import Target, database_error, driver_connection
+from macroinfra.data._pg import Target, database_error, driver_connection, transaction
+from macroinfra.data.checks import checked_rows
 from macroinfra.data.revisions import RevisionError, check_revisions
 from macroinfra.data.tables import LoadableTable, loadable_table
 from macroinfra.errors import UsageError
@@ -81,9 +83,13 @@ def load(
     default to the first row's keys) or sequences in the order of `columns`. Every column of
     the natural key must be given; `id` and the timestamps the database fills are not
     accepted. datetime values for timestamptz columns must carry a time zone.
+
+    A load in a transaction of its own is run again when the server aborts it over a
+    concurrent transaction, if its rows can be read again (a list, not a generator).
     """
     info = loadable_table(table)
     it = iter(rows)
+    replayable = it is not rows
     first = next(it, None)
     if columns is None:
         if first is None:
@@ -95,19 +101,24 @@ def load(
             )
         columns = tuple(first)
     cols = _check_columns(info, columns)
-    stream = itertools.chain([first], it) if first is not None else iter(())
-    batch = _Batch(_prepare(stream, info, cols, as_mappings=isinstance(first, Mapping)))
+    streams = [itertools.chain([first], it) if first is not None else iter(())]
+    as_mappings = isinstance(first, Mapping)
+
+    def attempt() -> tuple[int, int]:
+        batch = _Batch(_prepare(streams.pop() if streams else iter(rows), info, cols, as_mappings))
+        inserted = _load(conn, info, cols, batch)
+        return batch.count, inserted
 
     started = time.perf_counter()
     import psycopg
 
+    doing = f"loading {table}"
     with driver_connection(target) as conn:
         try:
-            with conn.transaction():
-                inserted = _load(conn, info, cols, batch)
+            offered, inserted = transaction(conn, attempt, doing, retry=replayable)
         except psycopg.Error as exc:
-            raise database_error(exc, f"loading {table}") from None
-    return LoadResult(table, batch.count, inserted, time.perf_counter() - started)
+            raise database_error(exc, doing, table=table) from None
+    return LoadResult(table, offered, inserted, time.perf_counter() - started)
 
 
 def _check_columns(info: LoadableTable, columns: Sequence[str]) -> tuple[str, ...]:
@@ -130,24 +141,14 @@ def _check_columns(info: LoadableTable, columns: Sequence[str]) -> tuple[str, ..
 
 
 def _prepare(
-    rows: Iterator[Row], info: LoadableTable, cols: tuple[str, ...], *, as_mappings: bool
+    rows: Iterator[Row], info: LoadableTable, cols: tuple[str, ...], as_mappings: bool
 ) -> Iterator[Sequence[Any]]:
-    """Rows as sequences in `cols` order; naive datetimes and values outside a column's
-    enumeration refused, JSON values wrapped."""
-    tz = [cols.index(c) for c in info.timestamptz_columns if c in cols]
-    js = [cols.index(c) for c in info.json_columns if c in cols]
-    enums = [
-        (cols.index(c), enum, frozenset([None, *(m.value for m in enum)]))
-        for c, enum in info.enum_columns
-        if c in cols
-    ]
+    """Rows as sequences in `cols` order, each value checked (macroinfra.data.checks)."""
     if as_mappings:
         get = operator.itemgetter(*cols)
         single = len(cols) == 1
         rows = (_pick(get, row, n, info, cols, single) for n, row in enumerate(rows, 1))
-    if not tz and not js and not enums:
-        return iter(rows)
-    return _checked(rows, info, cols, tz, js, enums)
+    return checked_rows(rows, info, cols)
 
 
 def _pick(
@@ -165,45 +166,6 @@ def _pick(
     except TypeError:
         raise UsageError(f"loading {info.name}: row {n} is not a mapping like row 1") from None
     return (values,) if single else values
-
-
-def _checked(
-    rows: Iterable[Sequence[Any]],
-    info: LoadableTable,
-    cols: tuple[str, ...],
-    tz: list[int],
-    js: list[int],
-    enums: list[tuple[int, type[StrEnum], frozenset[str | None]]],  # None: NULL
-) -> Iterator[Sequence[Any]]:
-    from psycopg.types.json import Jsonb
-
-    for n, row in enumerate(rows, 1):
-        for i in tz:
-            value = row[i]
-            if isinstance(value, datetime) and value.tzinfo is None:
-                raise UsageError(
-                    f"loading {info.name}: row {n}, column {cols[i]}: {value.isoformat()} "
-                    "has no time zone",
-                    hint="give timezone-aware datetimes (e.g. tzinfo=timezone.utc)",
-                )
-        for i, enum, allowed in enums:
-            try:
-                valid = row[i] in allowed
-            except TypeError:  # unhashable: no enumeration's value
-                valid = False
-            if not valid:
-                value = row[i]
-                raise UsageError(
-                    f"loading {info.name}: row {n}, column {cols[i]}: {value!r} is not a "
-                    f"value of {enum.__name__}",
-                    hint=f"{cols[i]} takes one of: {', '.join(m.value for m in enum)}",
-                )
-        if js:
-            row = list(row)
-            for i in js:
-                if row[i] is not None and not isinstance(row[i], Jsonb):
-                    row[i] = Jsonb(row[i])
-        yield row
 
 
 def _load(

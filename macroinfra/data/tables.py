@@ -15,6 +15,8 @@ from macroinfra.timescale.spec import ALL_TABLES, BY_TABLE
 
 # Filled by the database, never by a writer.
 _SERVER_ONLY = frozenset({"created_at", "updated_at"})
+# Counts that start at 0: (table, column).
+_NON_NEGATIVE = frozenset({("macro_series", "revision_number")})
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class LoadableTable:
     timestamptz_columns: tuple[str, ...]
     json_columns: tuple[str, ...]
     enum_columns: tuple[tuple[str, type[StrEnum]], ...]  # (column, the StrEnum of its values)
+    not_null_columns: tuple[str, ...]  # NULL is refused (a server default fills a column left
+    # out of the batch, never a NULL given in it)
+    numeric_columns: tuple[str, ...]  # integer and numeric: NaN and infinities refused
+    non_negative_columns: tuple[str, ...]
 
     @property
     def is_hypertable(self) -> bool:
@@ -43,7 +49,7 @@ def loadable_table(name: str) -> LoadableTable:
             f"cannot load into {name!r}: not a macroinfra table",
             hint=f"load into one of: {', '.join(ALL_TABLES)}",
         )
-    from sqlalchemy import Enum, UniqueConstraint
+    from sqlalchemy import Enum, Integer, Numeric, UniqueConstraint
     from sqlalchemy.dialects.postgresql import JSON, JSONB
     from sqlalchemy.types import DateTime
 
@@ -86,4 +92,7 @@ def loadable_table(name: str) -> LoadableTable:
             for c in columns
             if isinstance(c.type, Enum) and c.type.enum_class is not None
         ),
+        not_null_columns=tuple(c.name for c in columns if not c.nullable),
+        numeric_columns=tuple(c.name for c in columns if isinstance(c.type, Integer | Numeric)),
+        non_negative_columns=tuple(c.name for c in columns if (name, c.name) in _NON_NEGATIVE),
     )

@@ -90,6 +90,8 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
     finally:
         conn.close()
     yield _server_check(settings, started, server)
+    if not server.is_utf8:
+        yield _encoding_check(settings, server)
     if strict:
         from macroinfra.probes.strict import strict_checks
 
@@ -138,6 +140,21 @@ def _server_check(s: Settings, started: float, server: ServerInfo) -> Check:
             **info,
         )
     return _ok(detail, started, **info)
+
+
+def _encoding_check(s: Settings, server: ServerInfo) -> Check:
+    """A database that is not UTF-8 stores text in another encoding (SQL_ASCII: unchecked
+    bytes), so names and units outside ASCII can be refused or garbled."""
+    name = s.postgres_db
+    return warning(
+        f"{SERVICE}: encoding",
+        SERVICE,
+        f"database {name!r} is encoded {server.encoding}, not UTF8",
+        f"create it as UTF-8 (`createdb -E UTF8 -T template0 {name}`, or CREATE DATABASE "
+        f"{name} ENCODING 'UTF8' TEMPLATE template0) and migrate and load it again",
+        reason="encoding",
+        encoding=server.encoding,
+    )
 
 
 def _connection_failure(exc: BaseException, s: Settings, started: float) -> Check:

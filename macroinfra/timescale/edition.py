@@ -27,6 +27,7 @@ APACHE_FIX = (
 SERVER_SQL = """
 SELECT current_database(),
        current_setting('server_version'),
+       current_setting('server_encoding'),
        e.extversion,
        current_setting('timescaledb.license', true),
        CASE WHEN e.extversion IS NOT NULL THEN true
@@ -44,6 +45,7 @@ class ServerInfo:
     extension_version: str | None  # None: the timescaledb extension is not in this database
     license: str | None  # "apache", "timescale", or None when the extension is not loaded
     extension_available: bool = True  # False: TimescaleDB is not installed on the server
+    encoding: str = "UTF8"  # the database's (server_encoding)
     __json_properties__ = ("edition", "supports_compression")
 
     @property
@@ -58,6 +60,10 @@ class ServerInfo:
     def supports_compression(self) -> bool:
         return self.license == COMMUNITY
 
+    @property
+    def is_utf8(self) -> bool:
+        return self.encoding.upper() in {"UTF8", "UTF-8", "UNICODE"}
+
 
 def read_server(connection: Any) -> ServerInfo:
     """The server's edition and versions, over a psycopg or a SQLAlchemy connection."""
@@ -65,5 +71,13 @@ def read_server(connection: Any) -> ServerInfo:
         row = connection.exec_driver_sql(SERVER_SQL).one()
     else:
         row = connection.execute(SERVER_SQL).fetchone()
-    database, version, extension, license_, available = row
-    return ServerInfo(database, version, extension, license_ or None, bool(available))
+    database, version, encoding, extension, license_, available = map(_text, row)
+    return ServerInfo(
+        database, version, extension, license_ or None, bool(available), encoding or "UTF8"
+    )
+
+
+def _text(value: Any) -> Any:
+    """Text as str, also from a connection whose client encoding is SQL_ASCII (psycopg then
+    returns bytes): these settings and names are ASCII in practice, anything else replaced."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value

@@ -17,10 +17,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from macroinfra.data._pg import Target, database_error, driver_connection
+from macroinfra.data._pg import Target, database_error, driver_connection, transaction
 from macroinfra.data.demo import markets, series
 from macroinfra.data.demo.calendar import ORIGIN, Window, years_before
 from macroinfra.data.loader import LoadResult, load
@@ -39,6 +39,9 @@ SOURCE_DESCRIPTION = (
 )
 MAX_YEARS = 30
 MAX_INSTRUMENTS = 500
+# How far past today the data may run: scheduled releases are generated up to the end, and
+# every path is generated from ORIGIN, so a far end is slow to make and means nothing.
+MAX_AHEAD = timedelta(days=366)
 
 Progress = Callable[[str], None]
 
@@ -73,34 +76,48 @@ def seed_demo(
     """Load the demo data set for the `years` up to `end` (default: today, UTC), in one
     transaction. On the Community edition, then compress the chunks the compression policies
     would compress, so compression shows at once."""
-    end = end or datetime.now(UTC).date()
+    today = datetime.now(UTC).date()
+    end = end or today
     if not 1 <= years <= MAX_YEARS:
         raise UsageError(f"--years must be between 1 and {MAX_YEARS}, not {years}")
     if not 1 <= instruments <= MAX_INSTRUMENTS:
         raise UsageError(
             f"--instruments must be between 1 and {MAX_INSTRUMENTS}, not {instruments}"
         )
-    start = years_before(end, years)
-    if start < ORIGIN:
-        raise UsageError(
-            f"the demo data starts on {ORIGIN}: {years} years before {end} is too early",
-            hint="ask for fewer years, or a later end",
-        )
+    start = _start(end, years, today)
     say = progress or (lambda _text: None)
     started = time.perf_counter()
     window = Window(start, end)
     catalog = markets.instruments(instruments)
     import psycopg
 
+    doing = "seeding the demo data"
     with driver_connection(target) as conn:
         try:
-            with conn.transaction():
-                loads = _load_all(conn, window, catalog, say)
-            with conn.transaction():
-                compressed = _compress_due_chunks(conn, say)
+            loads = transaction(
+                conn, lambda: _load_all(conn, window, catalog, say), doing, on_retry=say
+            )
+            compressed = transaction(
+                conn, lambda: _compress_due_chunks(conn, say), doing, on_retry=say
+            )
         except psycopg.Error as exc:
-            raise database_error(exc, "seeding the demo data") from None
+            raise database_error(exc, doing) from None
     return SeedResult(start, end, instruments, loads, compressed, time.perf_counter() - started)
+
+
+def _start(end: date, years: int, today: date) -> date:
+    """The first day of `years` up to `end`; a UsageError stating the rule when `end` is out
+    of the range the demo can generate."""
+    earliest = date(ORIGIN.year + years, ORIGIN.month, ORIGIN.day)
+    latest = today + MAX_AHEAD
+    if not earliest <= end <= latest:
+        raise UsageError(
+            f"--end {end.isoformat()} is out of range: the demo data starts on {ORIGIN} and "
+            f"ends at most a year after today, so with --years {years} --end must be between "
+            f"{earliest} and {latest}",
+            hint="pick an --end in that range, or fewer --years",
+        )
+    return years_before(end, years)
 
 
 def _load_all(
