@@ -167,8 +167,8 @@ def test_migrate_down_asks_naming_the_database_host_and_the_tables_it_drops(migr
 
     done = _on_a_terminal(migrated, "migrate", "down", "--to", "base", answer="y")
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()  # click's prompt leaves a space on stdout: stripped
-    assert lines[0].strip() == f"migrated {head_revision()} -> empty ({head_revision()}) in {where}"
+    lines = done.stdout.splitlines()  # the prompt leaves nothing on stdout
+    assert lines[0] == f"migrated {head_revision()} -> empty ({head_revision()}) in {where}"
     assert lines[1] == "dropped 10 tables holding 5 rows:"
     assert dict(line.split() for line in lines[3:]) == listed
     assert sql_rows(migrated, "SELECT to_regclass('market_data')") == [(None,)]

@@ -60,3 +60,17 @@ def test_wider_rows_fold_into_a_record_per_row(console):
         "  state: not provided",
         "  detail: not run by the local runtime (use compose)",
     ]
+
+
+def test_json_never_carries_a_nan_or_an_infinity(capsys):
+    import json
+    from decimal import Decimal
+
+    render.emit_json({"a": Decimal("NaN"), "b": float("inf"), "c": Decimal("1.25"), "d": True})
+    text = capsys.readouterr().out
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard {c}")) == {
+        "a": None,
+        "b": None,
+        "c": 1.25,
+        "d": True,
+    }

@@ -78,5 +78,8 @@ def confirm(question: str, *, yes: bool, what: str) -> None:
         return
     if not sys.stdin.isatty():
         raise UsageError(f"refusing to {what} without confirmation", hint="pass --yes to confirm")
-    if not typer.confirm(question, default=False, err=True):
+    # Asked and answered on stderr and stdin only: stdout stays the command's result.
+    sys.stderr.write(f"{question} [y/N]: ")
+    sys.stderr.flush()
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
         raise OperationError("cancelled: nothing was changed")

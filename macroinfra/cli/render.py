@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -66,15 +67,18 @@ def to_data(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, timedelta):
         return value.total_seconds()
-    if isinstance(value, Decimal):
-        return float(value)
+    if isinstance(value, Decimal | float):
+        # JSON has no NaN or infinity: a value that is not a number is no value.
+        return float(value) if math.isfinite(value) else None
     if isinstance(value, Path):
         return str(value)
     return value
 
 
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(to_data(value), indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(
+        json.dumps(to_data(value), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    )
 
 
 def emit(value: Any, *, as_json: bool, human: Callable[[Any], None]) -> None:
