@@ -141,3 +141,23 @@ def test_a_host_no_resolver_can_take_is_a_configuration_error(cli, host):
     assert lines[0] == "error: invalid configuration"
     assert lines[1].startswith("  POSTGRES_HOST: ") and len(lines[1]) < 400
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "meant"),
+    [
+        (["migrate", "upgrade"], "macroinfra migrate"),
+        (["start"], "macroinfra up"),
+        (["stop"], "macroinfra down"),
+        (["migrate", "downgrade"], "macroinfra migrate down"),
+    ],
+)
+def test_a_word_people_reach_for_gets_the_command_it_means(cli, args, meant):
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert f"Did you mean `{meant}`?" in result.stderr
+
+
+def test_a_near_spelling_still_gets_clicks_own_suggestion(cli):
+    result = cli("stauts")
+    assert result.exit_code == 2 and "Did you mean 'status'" in result.stderr

@@ -6,15 +6,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from macroinfra import __version__
 from macroinfra.cli import config, data, doctor, migrate, schema, seed, stack
 from macroinfra.cli.context import Invocation
+from macroinfra.cli.options import CommandGroup
 from macroinfra.errors import MacroinfraError
 
 
-class RootGroup(TyperGroup):
+class RootGroup(CommandGroup):
     """Maps the one exception family to a message and an exit code, for every command."""
 
     def invoke(self, ctx: Any) -> Any:

@@ -7,9 +7,10 @@ from typing import Annotated
 import typer
 
 from macroinfra.cli.context import get_app
-from macroinfra.cli.options import JsonOption, YesOption
+from macroinfra.cli.options import CommandGroup, JsonOption, YesOption
 
 app = typer.Typer(
+    cls=CommandGroup,
     help="Migrate the database (with no subcommand: upgrade to head).",
     invoke_without_command=True,
 )

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from macroinfra.errors import OperationError, UsageError
 from macroinfra.services import Profile, RuntimeName, ServiceName
@@ -70,6 +71,33 @@ TimeoutOption = Annotated[
     ),
 ]
 WAIT_TIMEOUT_S = 120.0  # up and restart, when --timeout is not given
+
+
+# Words people reach for, and the command that does it (Click already suggests near spellings).
+SYNONYMS = {
+    "upgrade": "migrate",
+    "head": "migrate",
+    "downgrade": "migrate down",
+    "start": "up",
+    "stop": "down",
+    "health": "doctor",
+    "check": "doctor",
+    "info": "status",
+}
+
+
+class CommandGroup(TyperGroup):
+    """A command group whose "No such command" also names the command a synonym means."""
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as exc:  # Click's UsageError, from the Click that Typer bundles
+            meant = SYNONYMS.get(args[0].lower()) if args else None
+            if meant and isinstance(getattr(exc, "message", None), str):
+                unknown = exc.message.split(" Did you mean")[0]  # type: ignore[attr-defined]
+                exc.message = f"{unknown} Did you mean `macroinfra {meant}`?"  # type: ignore[attr-defined]
+            raise
 
 
 def confirm(question: str, *, yes: bool, what: str) -> None:
