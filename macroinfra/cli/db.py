@@ -40,8 +40,10 @@ def dump(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Dump the database to FILE (pg_dump's custom format; replaced if it exists), and the
-    versions it needs to FILE.meta.json."""
+    """Dump the database to FILE, with FILE.meta.json beside it.
+
+    FILE is pg_dump's custom format (replaced if it exists); FILE.meta.json records the
+    versions a restore needs, the row counts, and the dump's size and SHA-256."""
     from macroinfra import backup
     from macroinfra.cli import render
 
@@ -54,8 +56,11 @@ def dump(
 def restore(
     ctx: typer.Context, file: FileArgument, *, yes: YesOption = False, as_json: JsonOption = False
 ) -> None:
-    """Restore a dump of `db dump` into the database, by TimescaleDB's procedure. A database
-    that holds tables is replaced: asks first (without a terminal, needs --yes)."""
+    """Restore a dump of `db dump` into the database.
+
+    Follows TimescaleDB's procedure (pre_restore, pg_restore, post_restore) after checking the
+    file and the versions. A database that holds tables is replaced: asks first (without a
+    terminal, needs --yes)."""
     from macroinfra import backup
     from macroinfra.cli import render
     from macroinfra.cli.options import confirm
@@ -86,7 +91,9 @@ def shell(
         typer.Argument(help="psql's own arguments, after --.", show_default=False),
     ] = None,
 ) -> None:
-    """Run psql on the database (`db shell -- -c 'select 1'`); exits with psql's exit code."""
+    """Run psql on the database; exits with psql's exit code.
+
+    psql's own arguments go after --: `macroinfra db shell -- -c 'select 1'`."""
     from macroinfra import backup
 
     code = backup.shell(get_app(ctx).settings, psql_args or [], terminal=sys.stdin.isatty())
