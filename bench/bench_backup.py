@@ -1,0 +1,151 @@
+"""`db dump` and `db restore` against plain pg_dump and pg_restore, on the default demo data.
+
+Starts its own local stack in a temporary folder, migrates it and loads `macroinfra seed demo`
+(its defaults: 10 years, 20 instruments; `--years` and `--instruments` for another size), then,
+alternating within each round so both see the same machine, times:
+  - `macroinfra db dump FILE` against `pg_dump -Fc -f FILE` (the same pg_dump binary);
+  - `macroinfra db restore FILE` against TimescaleDB's steps by hand into an empty database:
+    `CREATE EXTENSION timescaledb; SELECT timescaledb_pre_restore();` (psql), `pg_restore
+    --single-transaction --exit-on-error --no-owner -d DB FILE` (the flags `db restore` uses),
+    `SELECT timescaledb_post_restore();` (psql). Creating the empty database is not timed.
+Each figure is the whole command, process start included; the median of `--runs` rounds.
+Targets: dump <= 1.2x pg_dump, restore <= 1.3x pg_restore.
+
+    .venv/bin/python bench/bench_backup.py [--runs 5] [--years N] [--instruments N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+
+from _common import VENV_BIN, local_stack, timed_run
+
+DUMP_TARGET = 1.2
+RESTORE_TARGET = 1.3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--years", type=int, help="seed demo --years (default: its own, 10)")
+    parser.add_argument("--instruments", type=int, help="seed demo --instruments (default: 20)")
+    args = parser.parse_args()
+
+    from macroinfra.settings import load_settings
+
+    macroinfra = str(VENV_BIN / "macroinfra")
+    with local_stack() as _env, tempfile.TemporaryDirectory(prefix="bench-backup-") as folder:
+        settings = load_settings()
+        seed = ["seed", "demo"]
+        seed += ["--years", str(args.years)] if args.years else []
+        seed += ["--instruments", str(args.instruments)] if args.instruments else []
+        for step in (["migrate"], seed):
+            subprocess.run([macroinfra, *step], check=True, capture_output=True)
+        bindir = pg_bindir(settings)
+        pg = {
+            "PGHOST": settings.postgres_host,
+            "PGPORT": str(settings.postgres_port),
+            "PGUSER": settings.postgres_user,
+            "PGPASSWORD": settings.postgres_password.get_secret_value(),
+        }
+        source = settings.postgres_db
+        ours_file, plain_file = Path(folder, "ours.dump"), Path(folder, "plain.dump")
+        figures: dict[str, list[float]] = {k: [] for k in ("dump", "pg_dump", "restore", "plain")}
+        for round_ in range(args.runs):
+            figures["pg_dump"].append(
+                run([bindir / "pg_dump", "-Fc", "-f", plain_file], {**pg, "PGDATABASE": source})
+            )
+            figures["dump"].append(run([macroinfra, "db", "dump", ours_file]))
+
+            target = fresh_database(settings, f"bench_plain_{round_}")
+            started = sum(
+                [
+                    run(
+                        [bindir / "psql", "-q", "-d", target, "-c",
+                         "CREATE EXTENSION timescaledb", "-c", "SELECT timescaledb_pre_restore()"],
+                        pg,
+                    ),
+                    run(
+                        [bindir / "pg_restore", "--single-transaction", "--exit-on-error",
+                         "--no-owner", "-d", target, plain_file],
+                        pg,
+                    ),
+                    run([bindir / "psql", "-q", "-d", target, "-c",
+                         "SELECT timescaledb_post_restore()"], pg),
+                ]
+            )  # fmt: skip
+            figures["plain"].append(started)
+            target = fresh_database(settings, f"bench_ours_{round_}")
+            figures["restore"].append(
+                run([macroinfra, "db", "restore", ours_file], {"POSTGRES_DB": target})
+            )
+        startup = statistics.median(
+            timed_run([macroinfra, "db", "--help"])[0] for _ in range(args.runs)
+        )
+        rows = count_rows(settings)
+        sizes = (ours_file.stat().st_size, plain_file.stat().st_size)
+
+    median = {k: statistics.median(v) for k, v in figures.items()}
+    dump_ratio = median["dump"] / median["pg_dump"]
+    restore_ratio = median["restore"] / median["plain"]
+    print(f"demo data: {rows:,} rows; dump {sizes[0]:,} bytes (plain pg_dump {sizes[1]:,})")
+    print(f"medians of {args.runs} rounds, whole commands:")
+    print(f"  pg_dump -Fc                      {median['pg_dump']:6.2f} s")
+    print(f"  macroinfra db dump               {median['dump']:6.2f} s   {dump_ratio:.2f}x")
+    print(f"  pre_restore+pg_restore+post      {median['plain']:6.2f} s")
+    print(f"  macroinfra db restore            {median['restore']:6.2f} s   {restore_ratio:.2f}x")
+    print(f"  (macroinfra's own start, `macroinfra db --help`: {startup:.2f} s)")
+    print(
+        f"targets: dump <= {DUMP_TARGET}x: {'met' if dump_ratio <= DUMP_TARGET else 'NOT met'}; "
+        f"restore <= {RESTORE_TARGET}x: {'met' if restore_ratio <= RESTORE_TARGET else 'NOT met'}"
+    )
+
+
+def run(argv: list, env: dict[str, str] | None = None) -> float:
+    wall, _rss, code = timed_run([str(a) for a in argv], env)
+    if code != 0:
+        raise SystemExit(f"{' '.join(map(str, argv[:2]))} ... exited with {code}")
+    return wall
+
+
+def pg_bindir(settings) -> Path:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    with psycopg.connect(settings.libpq_url) as conn:
+        query = "SELECT current_setting('server_version_num')::int / 10000"
+        (major,) = conn.execute(query).fetchone()
+    return Path(f"/usr/lib/postgresql/{major}/bin")
+
+
+def fresh_database(settings, name: str) -> str:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    admin = settings.model_copy(update={"postgres_db": "postgres"})
+    with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def count_rows(settings) -> int:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    with psycopg.connect(settings.libpq_url) as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                "AND table_type = 'BASE TABLE'"
+            )
+        ]
+        return sum(conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("NO_COLOR", "1")
+    main()
