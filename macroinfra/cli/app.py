@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from macroinfra import __version__
-from macroinfra.cli import config, data, doctor, migrate, schema, seed, stack
+from macroinfra.cli import config, data, db, doctor, migrate, schema, seed, stack
 from macroinfra.cli.context import Invocation
 from macroinfra.cli.options import CommandGroup
 from macroinfra.errors import MacroinfraError
@@ -110,4 +110,5 @@ app.add_typer(schema.app, name="schema")
 app.command()(doctor.doctor)
 app.add_typer(data.app, name="data")
 app.add_typer(seed.app, name="seed")
+app.add_typer(db.app, name="db")
 stack.register(app)
