@@ -5,11 +5,16 @@ Imported by tests as `from helpers import ...`; fixtures stay in conftest.py.
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from typer.testing import CliRunner
 
 from macroinfra.settings import Settings, env_name
@@ -67,3 +72,115 @@ def error_lines(text: str) -> list[str]:
     """A failure's lines without the note on which .env was read, which ends every failure."""
     notes = ("no .env found in ", "settings read from ")
     return [line for line in text.splitlines() if not line.startswith(notes)]
+
+
+# -- a command in a process of its own, and a server that kills its session ----------------
+
+DEADLINE_S = 60
+
+
+def cli_process(settings, *args: str) -> subprocess.Popen[str]:
+    """The real `macroinfra` in a process of its own (its stderr is what a person sees)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "from macroinfra.cli import main; main()", *args],
+        env={**os.environ, **settings_env(settings), "NO_COLOR": "1"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def terminate_when_blocked(
+    settings, holder: psycopg.Connection, proc: subprocess.Popen[str], *, refuse: bool = False
+) -> None:
+    """Wait until a session of `proc` waits on a lock `holder` holds, then have the server
+    terminate that session. With `refuse`, the database first stops accepting sessions (as
+    a server that crashed does while it recovers) until `proc` has ended."""
+    from psycopg import sql
+
+    database = sql.Identifier(settings.postgres_db)
+    admin_db = settings.model_copy(update={"postgres_db": "postgres"})
+    deadline = time.monotonic() + DEADLINE_S
+    with psycopg.connect(admin_db.libpq_url, autocommit=True) as admin:
+        while True:
+            row = admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> %s"
+                " AND backend_type = 'client backend' AND wait_event_type = 'Lock'",
+                (settings.postgres_db, holder.info.backend_pid),
+            ).fetchone()
+            if row:
+                break
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the command should wait on the held lock"
+        if refuse:
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(database))
+        admin.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+        if refuse:
+            proc.wait(timeout=DEADLINE_S)
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(database))
+
+
+def assert_one_error_line(proc: subprocess.Popen[str]) -> str:
+    out, err = proc.communicate(timeout=DEADLINE_S)
+    assert proc.returncode == 1, (out, err)
+    assert "Traceback" not in out + err, err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, err
+    return errors[0]
+
+
+# -- a schema inspection of the Community edition (not installable here) --------------------
+
+
+def community_inspection(**changes: Any) -> Any:
+    """An inspection exactly as declared, on a Community server, with `changes` per table."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from macroinfra.timescale.edition import ServerInfo
+    from macroinfra.timescale.inspect import (
+        HypertableInfo,
+        JobInfo,
+        SchemaInspection,
+        TableInfo,
+        UniqueIndex,
+    )
+    from macroinfra.timescale.spec import HYPERTABLES, METADATA_TABLES, OrderBy
+
+    server = ServerInfo("db", "17.2", "2.19.3", "timescale")
+    tables = [TableInfo(name, 8192, 0) for name in METADATA_TABLES]
+    for spec in HYPERTABLES:
+        policy = JobInfo(
+            1000 + len(tables),
+            "policy_compression",
+            timedelta(hours=12),
+            True,
+            {},
+            spec.compress_after,
+            "Success",
+            "Scheduled",
+            None,
+            None,
+            None,
+            1,
+            0,
+        )
+        hyper = HypertableInfo(
+            time_column=spec.time_column,
+            time_type=spec.time_type,
+            chunk_interval=spec.chunk_interval,
+            num_chunks=3,
+            compressed_chunks=1,
+            compression_enabled=True,
+            segment_by=spec.segment_by,
+            order_by=tuple(OrderBy(o.column, o.descending, o.descending) for o in spec.order_by),
+            total_bytes=1 << 20,
+            before_compression_bytes=1 << 20,
+            after_compression_bytes=1 << 17,
+            jobs=(policy,),
+            unique_indexes=(UniqueIndex(f"pk_{spec.table}", ("id", spec.time_column), True),),
+        )
+        hyper = replace(hyper, **changes.get(spec.table, {}))
+        tables.append(TableInfo(spec.table, 1 << 20, 10, hyper))
+    return SchemaInspection(server, "public", tables)

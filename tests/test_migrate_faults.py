@@ -7,68 +7,10 @@ from another session) while it waits on a lock the test holds, so the test knows
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-
 import psycopg
-from helpers import settings_env, sql_rows
+from helpers import assert_one_error_line, cli_process, sql_rows, terminate_when_blocked
 
 from macroinfra.migrations import head_revision
-
-DEADLINE_S = 60
-
-
-def cli_process(settings, *args: str) -> subprocess.Popen[str]:
-    """The real `macroinfra` in a process of its own (its stderr is what a person sees)."""
-    return subprocess.Popen(
-        [sys.executable, "-c", "from macroinfra.cli import main; main()", *args],
-        env={**os.environ, **settings_env(settings), "NO_COLOR": "1"},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def terminate_when_blocked(
-    settings, holder: psycopg.Connection, proc: subprocess.Popen[str], *, refuse: bool = False
-) -> None:
-    """Wait until a session of `proc` waits on a lock `holder` holds, then have the server
-    terminate that session. With `refuse`, the database first stops accepting sessions (as
-    a server that crashed does while it recovers) until `proc` has ended."""
-    from psycopg import sql
-
-    database = sql.Identifier(settings.postgres_db)
-    admin_db = settings.model_copy(update={"postgres_db": "postgres"})
-    deadline = time.monotonic() + DEADLINE_S
-    with psycopg.connect(admin_db.libpq_url, autocommit=True) as admin:
-        while True:
-            row = admin.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> %s"
-                " AND backend_type = 'client backend' AND wait_event_type = 'Lock'",
-                (settings.postgres_db, holder.info.backend_pid),
-            ).fetchone()
-            if row:
-                break
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the command should wait on the held lock"
-        if refuse:
-            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(database))
-        admin.execute("SELECT pg_terminate_backend(%s)", (row[0],))
-        if refuse:
-            proc.wait(timeout=DEADLINE_S)
-            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(database))
-
-
-def assert_one_error_line(proc: subprocess.Popen[str]) -> str:
-    out, err = proc.communicate(timeout=DEADLINE_S)
-    assert proc.returncode == 1, (out, err)
-    assert "Traceback" not in out + err, err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, err
-    return errors[0]
 
 
 def public_tables(settings) -> set[str]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from helpers import Cli, settings_env, sql_rows
+from helpers import Cli, error_lines, settings_env, sql_rows
 from psycopg import sql
 
 from macroinfra import runtime
@@ -258,7 +258,7 @@ def test_restore_refuses_a_database_with_tables_unless_yes(source, dumped, migra
 
     refused = Cli(migrated)("db", "restore", str(file))
     assert refused.exit_code == 2
-    assert refused.stderr.splitlines() == [
+    assert error_lines(refused.stderr) == [
         f"error: refusing to replace the 12 tables of database {migrated.postgres_db!r} "
         "without confirmation",
         "hint: pass --yes to confirm",

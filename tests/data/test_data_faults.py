@@ -8,8 +8,7 @@ from datetime import date
 
 import psycopg
 import pytest
-from helpers import sql_rows
-from test_migrate_faults import assert_one_error_line, cli_process, terminate_when_blocked
+from helpers import assert_one_error_line, cli_process, sql_rows, terminate_when_blocked
 
 from macroinfra.data import _pg
 from macroinfra.data.demo import seed_demo

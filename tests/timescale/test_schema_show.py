@@ -205,7 +205,7 @@ def test_human_output_for_a_community_server(capsys):
     as such a server reports it (compression on, a policy job, compressed chunks)."""
     from dataclasses import replace
 
-    from test_doctor_strict import community_inspection
+    from helpers import community_inspection
 
     from macroinfra.cli.schema import _human
     from macroinfra.timescale.contract import report_from

@@ -10,18 +10,11 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from helpers import Cli
+from helpers import Cli, community_inspection
 
 from macroinfra.timescale.contract import compare
-from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON, ServerInfo
-from macroinfra.timescale.inspect import (
-    HypertableInfo,
-    JobInfo,
-    SchemaInspection,
-    TableInfo,
-    UniqueIndex,
-)
-from macroinfra.timescale.spec import BY_TABLE, HYPERTABLES, METADATA_TABLES, OrderBy
+from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON
+from macroinfra.timescale.spec import BY_TABLE, OrderBy
 
 
 def strict(settings, *args: str) -> tuple[int, dict[str, dict]]:
@@ -172,46 +165,6 @@ def test_strict_schema_is_not_checked_when_the_database_is_down(stack_settings):
 
 
 # -- the comparison, for the Community edition (not installable here) -------------------------
-
-
-def community_inspection(**changes) -> SchemaInspection:
-    """An inspection exactly as declared, on a Community server, with `changes` per table."""
-    server = ServerInfo("db", "17.2", "2.19.3", "timescale")
-    tables = [TableInfo(name, 8192, 0) for name in METADATA_TABLES]
-    for spec in HYPERTABLES:
-        policy = JobInfo(
-            1000 + len(tables),
-            "policy_compression",
-            timedelta(hours=12),
-            True,
-            {},
-            spec.compress_after,
-            "Success",
-            "Scheduled",
-            None,
-            None,
-            None,
-            1,
-            0,
-        )
-        hyper = HypertableInfo(
-            time_column=spec.time_column,
-            time_type=spec.time_type,
-            chunk_interval=spec.chunk_interval,
-            num_chunks=3,
-            compressed_chunks=1,
-            compression_enabled=True,
-            segment_by=spec.segment_by,
-            order_by=tuple(OrderBy(o.column, o.descending, o.descending) for o in spec.order_by),
-            total_bytes=1 << 20,
-            before_compression_bytes=1 << 20,
-            after_compression_bytes=1 << 17,
-            jobs=(policy,),
-            unique_indexes=(UniqueIndex(f"pk_{spec.table}", ("id", spec.time_column), True),),
-        )
-        hyper = replace(hyper, **changes.get(spec.table, {}))
-        tables.append(TableInfo(spec.table, 1 << 20, 10, hyper))
-    return SchemaInspection(server, "public", tables)
 
 
 def test_a_community_server_as_declared_has_no_differences():
