@@ -102,3 +102,26 @@ def stack_cli(stack_settings: Settings) -> Cli:
 @pytest.fixture
 def db_cli(database: Settings) -> Cli:
     return Cli(database)
+
+
+@pytest.fixture
+def sql_ascii(stack_settings):
+    """A database of its own encoded SQL_ASCII (psycopg hands back bytes for its text unless
+    the client asks for UTF8)."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"test_ascii_{uuid.uuid4().hex[:8]}"
+    admin = stack_settings.model_copy(update={"postgres_db": "postgres"})
+    with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE DATABASE {} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'"
+                " TEMPLATE template0"
+            ).format(sql.Identifier(name))
+        )
+    try:
+        yield stack_settings.model_copy(update={"postgres_db": name})
+    finally:
+        with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

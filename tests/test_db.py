@@ -83,39 +83,22 @@ def test_redis_client_pool_and_close(stack_settings):
     cache.close()
 
 
-def test_a_database_that_is_not_utf8_is_migrated_seeded_and_read(stack_settings):
+def test_a_database_that_is_not_utf8_is_migrated_seeded_and_read(sql_ascii):
     """Against a SQL_ASCII database psycopg returns bytes unless the client asks for UTF8, and
     SQLAlchemy's version check failed on them (`cannot use a string pattern on a bytes-like
     object`)."""
     import json
-    import uuid
 
-    import psycopg
     from helpers import Cli
-    from psycopg import sql
 
-    database = f"test_ascii_{uuid.uuid4().hex[:8]}"
-    name = sql.Identifier(database)
-    admin = stack_settings.model_copy(update={"postgres_db": "postgres"})
-    with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL(
-                "CREATE DATABASE {} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'"
-                " TEMPLATE template0"
-            ).format(name)
-        )
-    try:
-        cli = Cli(stack_settings.model_copy(update={"postgres_db": database}))
-        migrated = cli("migrate", "--json")
-        assert migrated.exit_code == 0, migrated.output
-        assert json.loads(migrated.stdout)["after"] is not None
-        args = ("--years", "1", "--instruments", "1", "--end", "2024-06-30")
-        seeded = cli("seed", "demo", *args)
-        assert seeded.exit_code == 0, seeded.output
-        latest = cli("data", "latest", "US_CPI", "--json")
-        assert latest.exit_code == 0, latest.output
-        view = json.loads(latest.stdout)
-        assert view["series"]["unit"] == "index 1982-84=100" and view["observations"]
-    finally:
-        with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(name))
+    cli = Cli(sql_ascii)
+    migrated = cli("migrate", "--json")
+    assert migrated.exit_code == 0, migrated.output
+    assert json.loads(migrated.stdout)["after"] is not None
+    args = ("--years", "1", "--instruments", "1", "--end", "2024-06-30")
+    seeded = cli("seed", "demo", *args)
+    assert seeded.exit_code == 0, seeded.output
+    latest = cli("data", "latest", "US_CPI", "--json")
+    assert latest.exit_code == 0, latest.output
+    view = json.loads(latest.stdout)
+    assert view["series"]["unit"] == "index 1982-84=100" and view["observations"]

@@ -119,30 +119,6 @@ def test_dispose_frees_the_sync_pool_and_adispose_both(stack_settings):
     assert "engine" not in db.__dict__ and "async_engine" not in db.__dict__
 
 
-@pytest.fixture
-def sql_ascii(stack_settings):
-    """A database of its own encoded SQL_ASCII (psycopg hands back bytes for its text unless
-    the client asks for UTF8)."""
-    import uuid
-
-    from psycopg import sql
-
-    name = f"test_ascii_{uuid.uuid4().hex[:8]}"
-    admin = stack_settings.model_copy(update={"postgres_db": "postgres"})
-    with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL(
-                "CREATE DATABASE {} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'"
-                " TEMPLATE template0"
-            ).format(sql.Identifier(name))
-        )
-    try:
-        yield stack_settings.model_copy(update={"postgres_db": name})
-    finally:
-        with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def test_a_database_that_is_not_utf8_is_read_as_text_and_warned_about(sql_ascii):
     checks = list(timescaledb.probe(sql_ascii, Budget(time.monotonic() + 5)))
     server, encoding = checks
