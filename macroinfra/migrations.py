@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from macroinfra.errors import MigrationError, UsageError
 from macroinfra.resources import migrations_dir
 from macroinfra.timescale.drift import Drift, autogenerate_filters, check  # noqa: F401 (API)
-from macroinfra.timescale.teardown import TableRows, dropped_tables, existing, table_rows
+from macroinfra.timescale.teardown import DroppedTable, dropped_tables, existing, table_rows
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -62,7 +62,7 @@ class MigrationResult:
     notes: list[str] = field(default_factory=list)
     database: str | None = None
     host: str | None = None  # host:port
-    dropped: list[TableRows] = field(default_factory=list)  # by a downgrade, with their rows
+    dropped: list[DroppedTable] = field(default_factory=list)  # by a downgrade, with their rows
     __json_properties__ = ("changed",)
 
     @property
@@ -131,7 +131,7 @@ class DowngradePlan:
     current: str | None
     target: str | None  # None: base, nothing left
     removed: list[str]  # the revisions undone, newest first
-    tables: list[TableRows]  # the tables dropped, with the rows they hold
+    tables: list[DroppedTable]  # the tables dropped, with the rows they hold
 
 
 def check_target(revision: str) -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from macroinfra.errors import OperationError
-
 if TYPE_CHECKING:
     import psycopg
 
@@ -44,7 +42,7 @@ WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
 ORDER BY n.nspname
 """
 
-SERVER_SQL = """
+VERSIONS_SQL = """
 SELECT current_setting('server_version'),
        current_setting('server_version_num')::int / 10000,
        (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),
@@ -97,8 +95,8 @@ def connect(settings: Settings, *, autocommit: bool = True) -> psycopg.Connectio
         ) from None
 
 
-def read_server(conn: psycopg.Connection[Any]) -> Server:
-    row = conn.execute(SERVER_SQL).fetchone()
+def read_versions(conn: psycopg.Connection[Any]) -> Server:
+    row = conn.execute(VERSIONS_SQL).fetchone()
     assert row is not None
     version, major, installed, default, available = row
     return Server(version.split()[0], major, installed, default, tuple(available))
@@ -137,12 +135,3 @@ def revision(conn: psycopg.Connection[Any]) -> str | None:
         return None
     rows = conn.execute("SELECT version_num FROM alembic_version ORDER BY 1").fetchall()
     return ",".join(r[0] for r in rows) or None
-
-
-def database_failure(exc: Exception, doing: str) -> OperationError:
-    """A psycopg error while `doing`, as one line."""
-    from macroinfra.errors import first_line
-
-    diag = getattr(exc, "diag", None)
-    primary = (diag.message_primary if diag else None) or first_line(exc)
-    return OperationError(f"{doing} failed: {primary}")

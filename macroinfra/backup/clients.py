@@ -101,7 +101,9 @@ def host_program(settings: Settings, program: str, major: int | None) -> Path | 
     if found := shutil.which(program):
         folders.append(Path(found).parent)
     if major is None:
-        folders += sorted(_DEBIAN_BINDIRS.glob("*/bin"), key=_folder_major, reverse=True)
+        from macroinfra.runtime.local.binaries import debian_bindirs
+
+        folders += debian_bindirs(program)
     for folder in folders:
         path = folder / program
         if not (path.is_file() and os.access(path, os.X_OK)):
@@ -109,11 +111,6 @@ def host_program(settings: Settings, program: str, major: int | None) -> Path | 
         if major is None or program_major(path) == major:
             return path
     return None
-
-
-def _folder_major(folder: Path) -> int:
-    name = folder.parent.name
-    return int(name) if name.isdigit() else 0
 
 
 def program_major(path: Path) -> int | None:

@@ -21,6 +21,7 @@ from macroinfra.backup import archive, catalog, clients
 from macroinfra.backup.catalog import TableRows
 from macroinfra.backup.messages import Messages
 from macroinfra.errors import OperationError
+from macroinfra.pg import database_error
 from macroinfra.redaction import Redactor
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def _dump_into(
     try:
         conn.isolation_level = IsolationLevel.REPEATABLE_READ
         conn.read_only = True
-        server = catalog.read_server(conn)
+        server = catalog.read_versions(conn)
         row = conn.execute("SELECT pg_export_snapshot()").fetchone()
         assert row is not None
         client = clients.find_client(settings, "pg_dump", server.major)
@@ -165,7 +166,7 @@ class _Record:
             self.revision = catalog.revision(self.conn)
             self.tables = catalog.count_rows(self.conn, catalog.user_tables(self.conn))
         except psycopg.Error as exc:
-            self.failure = catalog.database_failure(exc, "counting the rows dumped")
+            self.failure = database_error(exc, "counting the rows dumped")
 
 
 def _megabytes(size: int) -> str:

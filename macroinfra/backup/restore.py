@@ -26,6 +26,7 @@ from macroinfra.backup import archive, catalog, clients
 from macroinfra.backup.catalog import Server, TableRows
 from macroinfra.backup.messages import Messages
 from macroinfra.errors import ConfigError, OperationError, UsageError
+from macroinfra.pg import database_error
 from macroinfra.redaction import Redactor
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def prepare_restore(settings: Settings, file: Path) -> RestorePlan:
     file = Path(file)
     archive.readable_file(file)
     with catalog.connect(settings) as conn:
-        server = catalog.read_server(conn)
+        server = catalog.read_versions(conn)
         client = clients.find_client(settings, "pg_restore", server.major)
         unknown: UsageError | None = None  # no record: said once the file is known to be a dump
         try:
@@ -188,7 +189,7 @@ def restore(
                 if version is not None:
                     conn.execute("SELECT timescaledb_post_restore()")
     except psycopg.Error as exc:
-        raise catalog.database_failure(exc, "restoring the dump") from None
+        raise database_error(exc, "restoring the dump") from None
     return RestoreResult(
         file=plan.file,
         size_bytes=plan.meta.size_bytes,

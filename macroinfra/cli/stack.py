@@ -67,29 +67,19 @@ def up(
 ) -> None:
     """Start the stack and wait until every service accepts clients. Idempotent."""
     from macroinfra.cli import render
-    from macroinfra.errors import ServiceUnhealthy
-    from macroinfra.runtime import owner
 
     selection = _select(ctx, runtime)
-    settings = get_app(ctx).settings
-    owner.claim(settings, selection.runtime.name)
-    try:
-        with render.progress("starting services") as say:
-            result = selection.runtime.up(
-                _names(services),
-                timeout=timeout or WAIT_TIMEOUT_S,
-                progress=say,
-                profiles=_names(profile),
-                wait=not no_wait,
-            )
-    except ServiceUnhealthy:  # started but not ready: it still belongs to this runtime
-        owner.record(settings, selection.runtime.name)
-        raise
-    if warning := owner.record(settings, selection.runtime.name):
-        render.warn(warning)
+    with render.progress("starting services") as say:
+        result = selection.runtime.up(
+            _names(services),
+            timeout=timeout or WAIT_TIMEOUT_S,
+            progress=say,
+            profiles=_names(profile),
+            wait=not no_wait,
+        )
     render.emit(_because(result, selection), as_json=as_json, human=_human)
     if not as_json:
-        _next_steps(settings, result)
+        _next_steps(get_app(ctx).settings, result)
 
 
 def down(
@@ -118,9 +108,6 @@ def down(
             )
     with render.progress("stopping services"):
         result = selection.runtime.down(volumes=volumes)
-    from macroinfra.runtime import owner
-
-    owner.forget(get_app(ctx).settings, selection.runtime.name)
     render.emit(_because(result, selection), as_json=as_json, human=_human)
 
 

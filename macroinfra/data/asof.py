@@ -13,8 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
-from macroinfra.data._pg import Target, database_error, driver_connection
 from macroinfra.errors import NotFound, UsageError
+from macroinfra.pg import Target, database_error, driver_connection
 
 if TYPE_CHECKING:
     import psycopg

@@ -29,11 +29,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from macroinfra.data._pg import Target, database_error, driver_connection, transaction
 from macroinfra.data.checks import checked_rows
 from macroinfra.data.revisions import RevisionError, check_revisions
 from macroinfra.data.tables import LoadableTable, loadable_table
 from macroinfra.errors import UsageError
+from macroinfra.pg import Target, database_error, driver_connection, transaction
 
 if TYPE_CHECKING:
     import psycopg

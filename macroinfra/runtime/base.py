@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
@@ -18,6 +18,7 @@ from macroinfra.services import PROFILES, Profile, ServiceName
 
 if TYPE_CHECKING:
     from macroinfra.runtime.ports import PortClaim
+    from macroinfra.settings import Settings
 
 Progress = Callable[[str], None]
 
@@ -50,6 +51,7 @@ class Runtime(ABC):
     `_up` and `_restart`."""
 
     name: ClassVar[str]
+    settings: Settings
 
     # -- what it runs, and where -----------------------------------------------------------------
 
@@ -78,8 +80,20 @@ class Runtime(ABC):
     ) -> StackResult:
         """Start the services (default: all the runtime provides, plus those of `profiles`)
         and, with `wait`, return once every one accepts clients. Idempotent."""
+        from macroinfra.errors import ServiceUnhealthy
+        from macroinfra.runtime import owner
+
         names, active = validate_services(services), validate_profiles(profiles)
-        return self._up(names, active, timeout=timeout, say=progress or _quiet, wait=wait)
+        owner.claim(self.settings, self.name)
+        try:
+            result = self._up(names, active, timeout=timeout, say=progress or _quiet, wait=wait)
+        except ServiceUnhealthy:  # started but not ready: it still belongs to this runtime
+            owner.record(self.settings, self.name)
+            raise
+        if warning := owner.record(self.settings, self.name):
+            message = f"{result.message}; {warning}" if result.message else warning
+            result = replace(result, message=message)
+        return result
 
     def restart(
         self, services: Sequence[str] = (), *, timeout: float, progress: Progress | None = None
@@ -96,9 +110,17 @@ class Runtime(ABC):
     @abstractmethod
     def _restart(self, names: list[str], *, timeout: float, say: Progress) -> StackResult: ...
 
-    @abstractmethod
     def down(self, *, volumes: bool = False) -> StackResult:
-        """Stop every service (of every profile); delete their data only with `volumes`."""
+        """Stop every service (of every profile); delete their data only with `volumes`. The
+        stack is ended: `auto` decides afresh next time."""
+        from macroinfra.runtime import owner
+
+        result = self._down(volumes=volumes)
+        owner.forget(self.settings, self.name)
+        return result
+
+    @abstractmethod
+    def _down(self, *, volumes: bool) -> StackResult: ...
 
     @abstractmethod
     def ps(self) -> StackResult: ...

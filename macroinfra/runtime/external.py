@@ -42,7 +42,7 @@ class ExternalRuntime(Runtime):
     def _restart(self, names: list[str], **_waiting: object) -> StackResult:
         return self.ps()
 
-    def down(self, *, volumes: bool = False) -> StackResult:
+    def _down(self, *, volumes: bool = False) -> StackResult:
         return self.ps()
 
     def ps(self) -> StackResult:

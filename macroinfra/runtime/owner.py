@@ -54,11 +54,11 @@ def record(settings: Settings, runtime: str) -> str | None:
         return None
     path = owner_path(settings)
     try:
+        from macroinfra.runtime.local.files import write_private
+
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = path.with_name(f".{OWNER_FILE}.{os.getpid()}")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"runtime": str(runtime)}, f)
+        write_private(partial, json.dumps({"runtime": str(runtime)}))
         partial.replace(path)
     except OSError as exc:
         return (

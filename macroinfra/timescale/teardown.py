@@ -21,7 +21,7 @@ COUNT_TIMEOUT_MS = 3_000
 
 
 @dataclass(frozen=True)
-class TableRows:
+class DroppedTable:
     table: str
     rows: int
     estimated: bool = False  # True: the planner's estimate, not a count
@@ -40,7 +40,7 @@ def existing(connection: Any, tables: Sequence[str]) -> list[str]:
     return [t for t in tables if connection.execute(query, {"t": t}).scalar()]
 
 
-def table_rows(connection: Any, tables: Sequence[str]) -> list[TableRows]:
+def table_rows(connection: Any, tables: Sequence[str]) -> list[DroppedTable]:
     """Rows of each of `tables` (unqualified names in the search path) that exists."""
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
@@ -58,7 +58,7 @@ def table_rows(connection: Any, tables: Sequence[str]) -> list[TableRows]:
     for table in existing(connection, tables):
         estimate = int(connection.execute(estimate_sql, {"t": table}).scalar() or 0)
         if estimate > EXACT_UP_TO:
-            found.append(TableRows(table, estimate, estimated=True))
+            found.append(DroppedTable(table, estimate, estimated=True))
             continue
         quoted = connection.dialect.identifier_preparer.quote(table)
         try:
@@ -68,10 +68,10 @@ def table_rows(connection: Any, tables: Sequence[str]) -> list[TableRows]:
                     {"ms": str(COUNT_TIMEOUT_MS)},
                 )
                 count = connection.execute(text(f"SELECT count(*) FROM {quoted}")).scalar()
-            found.append(TableRows(table, int(count or 0)))
+            found.append(DroppedTable(table, int(count or 0)))
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) != "57014":  # query_canceled: out of time
                 raise
-            found.append(TableRows(table, max(estimate, 0), estimated=True))
+            found.append(DroppedTable(table, max(estimate, 0), estimated=True))
     connection.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": previous})
     return found

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from helpers import assert_one_error_line, cli_process, sql_rows, terminate_when_blocked
 
-from macroinfra.data import _pg
+from macroinfra import pg as _pg
 from macroinfra.data.demo import seed_demo
 from macroinfra.data.loader import load
 from macroinfra.db import Database

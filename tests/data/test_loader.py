@@ -423,7 +423,7 @@ def test_null_in_a_not_null_column_names_the_table_and_the_row_not_a_chunk(migra
 
 
 def test_a_server_error_about_a_chunk_names_the_hypertable(migrated, conn, refs):
-    from macroinfra.data._pg import database_error
+    from macroinfra.pg import database_error
 
     bar = hypertable_rows(refs)["market_data"][0]
     with pytest.raises(psycopg.errors.NotNullViolation) as caught:

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from macroinfra.data._pg import Target, database_error, driver_connection, transaction
 from macroinfra.data.demo import markets, series
 from macroinfra.data.demo.calendar import ORIGIN, Window, years_before
 from macroinfra.data.loader import LoadResult, load
 from macroinfra.errors import UsageError
+from macroinfra.pg import Target, database_error, driver_connection, transaction
 from macroinfra.timescale import edition
 from macroinfra.timescale.spec import HYPERTABLES
 

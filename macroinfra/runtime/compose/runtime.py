@@ -151,7 +151,7 @@ class ComposeRuntime(Runtime):
             already_running=running,
         )
 
-    def down(self, *, volumes: bool = False) -> StackResult:
+    def _down(self, *, volumes: bool = False) -> StackResult:
         client = self.client(list(PROFILES))  # every profile's services, not only the defaults
         before = self._snapshot(client)
         doomed = self._volumes(client) if volumes else []

@@ -13,7 +13,7 @@ from macroinfra.errors import ServiceUnavailable
 
 def find_pg_bindir(configured: Path | None = None) -> Path:
     """The newest PostgreSQL server with TimescaleDB installed (or the configured one)."""
-    candidates = [configured] if configured else _installed_bindirs()
+    candidates = [configured] if configured else debian_bindirs()
     if not configured and (found := shutil.which("postgres")):
         candidates.append(Path(found).parent)
     servers = [c for c in candidates if (c / "postgres").exists()]
@@ -32,9 +32,9 @@ def find_pg_bindir(configured: Path | None = None) -> Path:
     )
 
 
-def _installed_bindirs() -> list[Path]:
-    """Debian's /usr/lib/postgresql/<major>/bin folders, newest major first."""
-    bindirs = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/postgres")]
+def debian_bindirs(program: str = "postgres") -> list[Path]:
+    """Debian's /usr/lib/postgresql/<major>/bin folders holding `program`, newest major first."""
+    bindirs = [Path(p).parent for p in glob.glob(f"/usr/lib/postgresql/*/bin/{program}")]
     major = {b: int(b.parent.name) if b.parent.name.isdigit() else 0 for b in bindirs}
     return sorted(bindirs, key=major.__getitem__, reverse=True)
 

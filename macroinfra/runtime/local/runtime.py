@@ -88,7 +88,7 @@ class LocalRuntime(Runtime):
             already_running=[s.name for s in running],
         )
 
-    def down(self, *, volumes: bool = False) -> StackResult:
+    def _down(self, *, volumes: bool = False) -> StackResult:
         stopped: list[str] = []
         deleted: list[str] = []
         with self._locked(time.monotonic() + LOCK_WAIT_S, make=False):
