@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     probe_timeout: float = Field(
         default=5.0, gt=0, le=600, validation_alias=_alias("probe_timeout")
     )
+    # A team's own migrations (their own branch on top of the shipped head) and the dotted
+    # module whose SQLAlchemy models extend macroinfra's metadata.
+    migrations_dir: Path | None = Field(default=None, validation_alias=_alias("migrations_dir"))
+    models: str | None = Field(default=None, validation_alias=_alias("models"))
 
     @field_validator("postgres_host", "redis_host", "mongo_host")
     @classmethod

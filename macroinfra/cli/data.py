@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from macroinfra.cli.context import get_app
-from macroinfra.cli.options import JsonOption
+from macroinfra.cli.options import JsonOption, examples
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,7 +28,13 @@ SourceOption = Annotated[
 ]
 
 
-@app.command("asof")
+@app.command(
+    "asof",
+    epilog=examples(
+        "macroinfra data asof US_CPI --at 2024-05-01T14:30:00Z",
+        "macroinfra data asof US_CPI --at 2024-05-01T00:00:00Z --json",
+    ),
+)
 def asof_(
     ctx: typer.Context,
     series: SeriesArgument,

@@ -73,6 +73,13 @@ TimeoutOption = Annotated[
 WAIT_TIMEOUT_S = 120.0  # up and restart, when --timeout is not given
 
 
+def examples(*invocations: str) -> str:
+    """A command's `--help` epilog: the two or three invocations people use, kept on their own
+    lines (Click rewraps an epilog unless its paragraph starts with \\b)."""
+    lines = "\n".join(f"  {line}" for line in invocations)
+    return f"\b\nExamples:\n{lines}"
+
+
 # Words people reach for, and the command that does it (Click already suggests near spellings).
 SYNONYMS = {
     "upgrade": "migrate",
