@@ -24,7 +24,7 @@ class Cache:
             import redis
 
             self._pool = redis.ConnectionPool.from_url(
-                self.settings.redis_url,
+                self.settings.redis_connection_url,
                 max_connections=self.settings.redis_max_connections,
                 decode_responses=True,
                 socket_connect_timeout=SOCKET_TIMEOUT_S,

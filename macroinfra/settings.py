@@ -8,16 +8,14 @@ every URL has a redacted form; nothing here echoes a secret value, not even in e
 from __future__ import annotations
 
 import os
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
-    EnvSettingsSource,
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -28,6 +26,11 @@ from macroinfra.envfile import ENV_FILE_VARIABLE, EnvFileSource
 from macroinfra.errors import ConfigError
 from macroinfra.redaction import REDACTED
 from macroinfra.services import RuntimeName
+from macroinfra.settings_sources import BUILD, Origins, Recorded, variable
+
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 # An image reference: [registry[:port]/]name[:tag][@digest], no spaces.
 IMAGE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$"
@@ -78,7 +81,7 @@ class Settings(BaseSettings):
         warns about a line it cannot parse."""
         flags = init_settings.init_kwargs if isinstance(init_settings, InitSettingsSource) else {}
         env_file = EnvFileSource(settings_cls, flags.get(ENV_FILE_VARIABLE))
-        return tuple(_Recorded(source) for source in (init_settings, env_settings, env_file))
+        return tuple(Recorded(source) for source in (init_settings, env_settings, env_file))
 
     # TimescaleDB / PostgreSQL
     postgres_host: str = "127.0.0.1"
@@ -86,6 +89,11 @@ class Settings(BaseSettings):
     postgres_user: str = "macro_user"
     postgres_password: SecretStr = SecretStr("macro_pass")
     postgres_db: str = "macro_trading"
+    postgres_sslmode: SslMode = "prefer"
+    postgres_sslrootcert: Path | None = None
+    postgres_sslcert: Path | None = None
+    postgres_sslkey: Path | None = None
+    database_url: SecretStr | None = None  # a postgresql:// URL in place of the parts
     db_pool_size: int = Field(default=5, ge=1, validation_alias=_alias("db_pool_size"))
     db_async_pool_size: int = Field(default=20, ge=1, validation_alias=_alias("db_async_pool_size"))
     db_async_max_overflow: int = Field(
@@ -96,6 +104,10 @@ class Settings(BaseSettings):
     redis_host: str = "127.0.0.1"
     redis_port: int = Field(default=6379, ge=1, le=65535)
     redis_password: SecretStr | None = None
+    redis_username: str | None = None  # an ACL user (default: the `default` user)
+    redis_tls: bool = False
+    redis_tls_ca: Path | None = None
+    redis_url: SecretStr | None = None  # a redis:// or rediss:// URL in place of the parts
     redis_db: int = Field(default=0, ge=0, le=15)
     redis_max_connections: int = Field(
         default=50, ge=1, validation_alias=_alias("redis_max_connections")
@@ -106,6 +118,10 @@ class Settings(BaseSettings):
     mongo_port: int = Field(default=27017, ge=1, le=65535)
     mongo_user: str = "macro_user"
     mongo_password: SecretStr = SecretStr("macro_pass")
+    mongo_tls: bool = False
+    mongo_tls_ca: Path | None = None
+    mongo_auth_source: str = "admin"
+    mongo_url: SecretStr | None = None  # a mongodb:// or mongodb+srv:// URL in place of the parts
 
     # MinIO
     minio_endpoint: str = "127.0.0.1:9000"
@@ -113,9 +129,16 @@ class Settings(BaseSettings):
     minio_root_password: SecretStr = SecretStr("minioadmin")
     minio_bucket: str = "macro-data"
     minio_secure: bool = False
+    minio_ca: Path | None = None
+    minio_region: str | None = None
 
     # Kafka
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: KafkaProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca: Path | None = None
 
     # Container images of the compose runtime: the pinned upstream images by default (the
     # compose file holds the same defaults); point them at a private registry, a mirror, or
@@ -146,6 +169,8 @@ class Settings(BaseSettings):
     # module whose SQLAlchemy models extend macroinfra's metadata.
     migrations_dir: Path | None = Field(default=None, validation_alias=_alias("migrations_dir"))
     models: str | None = Field(default=None, validation_alias=_alias("models"))
+    # The local runtime serves TLS itself: a CA and server certificates in the state folder.
+    local_tls: bool = Field(default=False, validation_alias=_alias("local_tls"))
 
     @field_validator("postgres_host", "redis_host", "mongo_host")
     @classmethod
@@ -177,11 +202,11 @@ class Settings(BaseSettings):
         return self._pg_url("postgresql+psycopg_async", self.postgres_password.get_secret_value())
 
     @property
-    def redis_url(self) -> str:
+    def redis_connection_url(self) -> str:
         return self._redis_url(_secret(self.redis_password))
 
     @property
-    def mongo_url(self) -> str:
+    def mongo_connection_url(self) -> str:
         return self._mongo_url(self.mongo_password.get_secret_value())
 
     @property
@@ -236,8 +261,7 @@ def _host(host: str) -> str:
 
 def env_name(field: str) -> str:
     """The environment variable that sets a field."""
-    alias = Settings.model_fields[field].validation_alias
-    return alias if isinstance(alias, str) else field.upper()
+    return variable(Settings, field)
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -261,58 +285,7 @@ class SettingsReport:
     warnings: list[str] = field(default_factory=list)  # did-you-mean for near-misses
 
 
-def _source_label(source: PydanticBaseSettingsSource) -> str:
-    """How `config show` names a source of the chain."""
-    if isinstance(source, EnvFileSource):
-        return f".env ({source.path})"
-    if isinstance(source, EnvSettingsSource):
-        return "environment"
-    if isinstance(source, InitSettingsSource):
-        return "command line"
-    return "default"
-
-
-@dataclass
-class _Origins:
-    """What one build's sources supplied: each field's source, and the .env file read."""
-
-    fields: dict[str, str] = field(default_factory=dict)
-    env_file: Path | None = None
-    env_file_names: list[str] = field(default_factory=list)  # every name the file sets
-
-
-_BUILD: ContextVar[_Origins | None] = ContextVar("macroinfra_settings_build", default=None)
-
-
-class _Recorded(PydanticBaseSettingsSource):
-    """A link of the chain that notes, for the build under way, which fields it supplied.
-
-    pydantic-settings calls the sources highest priority first, so the first source to supply
-    a field is the one whose value the settings hold."""
-
-    def __init__(self, source: PydanticBaseSettingsSource) -> None:
-        super().__init__(source.settings_cls)
-        self.source = source
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self.source.get_field_value(field, field_name)
-
-    def __call__(self) -> dict[str, Any]:
-        data = self.source()
-        build = _BUILD.get()
-        if build is not None:
-            names = {env_name(f).lower(): f for f in Settings.model_fields}
-            label = _source_label(self.source)
-            for key in data:
-                if (name := names.get(key.lower(), key.lower())) in Settings.model_fields:
-                    build.fields.setdefault(name, label)
-            if isinstance(self.source, EnvFileSource):
-                build.env_file = self.source.path
-                build.env_file_names = list(self.source.file_values)
-        return data
-
-
-def _build(env_file: Path | None, overrides: dict[str, Any]) -> tuple[Settings, _Origins]:
+def _build(env_file: Path | None, overrides: dict[str, Any]) -> tuple[Settings, Origins]:
     """Settings from the chain, and what each source of that same build supplied.
 
     Raises ConfigError (exit 2) with one line per invalid variable, never echoing a value.
@@ -320,8 +293,8 @@ def _build(env_file: Path | None, overrides: dict[str, Any]) -> tuple[Settings, 
     flags = {env_name(name): value for name, value in overrides.items() if value is not None}
     if env_file is not None:
         flags[ENV_FILE_VARIABLE] = env_file
-    origins = _Origins()
-    token = _BUILD.set(origins)
+    origins = Origins()
+    token = BUILD.set(origins)
     try:
         settings = Settings(**flags)
     except ValidationError as exc:
@@ -332,7 +305,7 @@ def _build(env_file: Path | None, overrides: dict[str, Any]) -> tuple[Settings, 
             problems=problems,
         ) from None
     finally:
-        _BUILD.reset(token)
+        BUILD.reset(token)
     settings._env_file = origins.env_file
     settings._warnings = misspelt_variables([*os.environ, *origins.env_file_names])
     return settings, origins

@@ -35,11 +35,11 @@ def test_urls_round_trip_a_password_with_special_characters(monkeypatch):
         assert parsed.host == "127.0.0.1"
     assert make_url(s.sync_database_url).drivername == "postgresql+psycopg"
     assert make_url(s.async_database_url).drivername == "postgresql+psycopg_async"
-    assert s.mongo_url.endswith("/?authSource=admin")
+    assert s.mongo_connection_url.endswith("/?authSource=admin")
     assert s.minio_url == "http://127.0.0.1:9000"
     import redis
 
-    pool = redis.ConnectionPool.from_url(s.redis_url)
+    pool = redis.ConnectionPool.from_url(s.redis_connection_url)
     assert pool.connection_kwargs["password"] == SECRET
     assert all(SECRET not in u for u in s.redacted_urls().values())
 

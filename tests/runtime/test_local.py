@@ -59,7 +59,7 @@ def test_up_ps_down_keeps_data_and_down_volumes_deletes_it(own_stack):
         conn.execute("CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)")
         assert conn.execute("SHOW listen_addresses").fetchone() == ("127.0.0.1",)
         assert "timescaledb" in conn.execute("SHOW shared_preload_libraries").fetchone()[0]
-    r = redis.Redis.from_url(own_stack.redis_url)  # REDIS_HOST is 127.0.0.1
+    r = redis.Redis.from_url(own_stack.redis_connection_url)  # REDIS_HOST is 127.0.0.1
     r.set("kept", "yes")
     with pytest.raises(redis.AuthenticationError):
         redis.Redis(host="127.0.0.1", port=own_stack.redis_port, password="wrong").ping()
@@ -83,7 +83,7 @@ def test_up_ps_down_keeps_data_and_down_volumes_deletes_it(own_stack):
     assert cli("up").exit_code == 0
     with psycopg.connect(own_stack.libpq_url) as conn:
         assert conn.execute("SELECT v FROM kept").fetchone() == (42,)
-    r = redis.Redis.from_url(own_stack.redis_url, decode_responses=True)
+    r = redis.Redis.from_url(own_stack.redis_connection_url, decode_responses=True)
     assert r.get("kept") == "yes"
     r.close()
 

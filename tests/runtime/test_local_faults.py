@@ -249,7 +249,7 @@ def test_everything_under_the_state_folder_is_private(stack):
         (state / name).chmod(0o644)
 
     assert run(stack, "up").returncode == 0
-    client = redis.Redis.from_url(stack.redis_url)
+    client = redis.Redis.from_url(stack.redis_connection_url)
     client.set("key", "value")
     client.save()  # writes the snapshot
     client.close()
