@@ -3,17 +3,36 @@
 macroinfra drives Alembic through its Python API and hands it a connection in
 `config.attributes["connection"]`, so no URL (and no password) ever sits in an ini file.
 Offline mode (`macroinfra migrate sql`) renders SQL for PostgreSQL without connecting.
+The team's models (MACROINFRA_MODELS) extend the metadata autogenerate compares with, and
+their declared hypertables get macroinfra's own TimescaleDB operations.
 """
 
 from alembic import context
 
+import macroinfra.timescale.autogen  # noqa: F401 (registers the hypertable comparison)
 from macroinfra.migrations import autogenerate_filters
 from macroinfra.models import Base
+from macroinfra.models.team import declared
+from macroinfra.timescale.drift import describe_diffs
+from macroinfra.timescale.ops import DropHypertableOp
 
 config = context.config
-include_name, include_object = autogenerate_filters()
+DECLARED = declared(config.attributes.get("macroinfra.settings"))
+include_name, include_object = autogenerate_filters(DECLARED.hypertables)
 # Both modes: the models to compare with, and one transaction around the DDL.
 COMMON = {"target_metadata": Base.metadata, "transactional_ddl": True}
+
+
+def process_revision_directives(_context, _revision, directives) -> None:
+    """Autogenerate: write nothing when nothing differs; leave out of the downgrade what
+    needs no step of its own (a hypertable goes with its table); record what was found."""
+    script = directives[0]
+    if script.upgrade_ops.is_empty():
+        directives[:] = []
+        return
+    for downgrade in script.downgrade_ops_list:
+        downgrade.ops[:] = [o for o in downgrade.ops if not isinstance(o, DropHypertableOp)]
+    config.attributes["macroinfra.operations"] = describe_diffs(script.upgrade_ops.as_diffs())
 
 
 def run_migrations_offline() -> None:
@@ -35,6 +54,7 @@ def run_migrations_online() -> None:
         include_name=include_name,
         include_object=include_object,
         compare_type=True,
+        process_revision_directives=process_revision_directives,
         **COMMON,
     )
     with context.begin_transaction():

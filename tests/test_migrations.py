@@ -219,7 +219,8 @@ def test_unknown_target_revision_is_refused_before_asking(db_cli, migrated):
     assert result.exit_code == 2
     assert json.loads(result.stdout) == {
         "error": "unknown revision 'nope'",
-        "hint": "see `macroinfra migrate history`",
+        "hint": "see `macroinfra migrate history`; a revision of your own needs "
+        "MACROINFRA_MIGRATIONS_DIR",
         "problems": [],
         "exit_code": 2,
     }
@@ -254,8 +255,9 @@ def test_status_reports_pending_then_nothing(db_cli):
 def test_history_lists_the_initial_revision(cli):
     result = cli("migrate", "history", "--json")
     assert result.exit_code == 0
-    revisions = json.loads(result.stdout)
+    revisions = json.loads(result.stdout)["revisions"]
     assert revisions[0]["revision"] == head_revision() and revisions[0]["is_head"]
+    assert revisions[0]["origin"] == "shipped"
 
 
 def test_offline_sql_needs_no_server_and_guards_compression_by_edition(cli):

@@ -1,4 +1,4 @@
-"""`macroinfra migrate`: bring the schema to head, and inspect or undo migrations."""
+"""`macroinfra migrate`: bring the schema to head, and inspect, extend or undo migrations."""
 
 from __future__ import annotations
 
@@ -7,35 +7,57 @@ from typing import Annotated
 import typer
 
 from macroinfra.cli.context import get_app
-from macroinfra.cli.options import CommandGroup, JsonOption, YesOption
+from macroinfra.cli.options import CommandGroup, JsonOption, YesOption, examples
 
 app = typer.Typer(
     cls=CommandGroup,
-    help="Migrate the database (with no subcommand: upgrade to head).",
+    help="Migrate the database (with no subcommand: upgrade to head). With "
+    "MACROINFRA_MIGRATIONS_DIR, your team's revisions follow the shipped ones.",
     invoke_without_command=True,
+    epilog=examples(
+        "macroinfra migrate",
+        "macroinfra migrate --to 0001",
+        "macroinfra migrate --json",
+    ),
 )
 
 
 @app.callback()
-def upgrade(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
+def upgrade(
+    ctx: typer.Context,
+    *,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="The revision to upgrade to (default: every head, shipped and yours)."
+        ),
+    ] = "heads",
+    as_json: JsonOption = False,
+) -> None:
     """Upgrade the database to head (safe to run from several processes at once)."""
     if ctx.invoked_subcommand is not None:
         return
     from macroinfra import migrations
     from macroinfra.cli import render
 
-    with render.progress("migrating to head") as say:
+    invocation = get_app(ctx)
+    migrations.check_target(to, invocation.settings)
+    goal = "head" if to in {"head", "heads"} else to
+    with render.progress(f"migrating to {goal}") as say:
         result = migrations.upgrade(
-            get_app(ctx).db, on_wait=lambda: say("waiting for another migration to finish")
+            invocation.db, to, on_wait=lambda: say("waiting for another migration to finish")
         )
-    render.emit(result, as_json=as_json, human=_human_result)
+    render.emit(result, as_json=as_json, human=lambda r: _human_result(r, verb="applied"))
 
 
-def _human_result(result) -> None:  # type: ignore[no-untyped-def]
+def _human_result(result, verb: str | None = None) -> None:  # type: ignore[no-untyped-def]
     from macroinfra.cli import render
 
     for note in result.notes:
         render.warn(note)
+    if verb is not None:
+        for r in result.revisions:
+            render.long_line(f"{verb} {r.revision} ({r.origin}): {r.message}")
     where = f" in database {result.database!r} at {result.host}" if result.database else ""
     if result.changed:
         render.line(
@@ -74,7 +96,13 @@ def _question(plan) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(lines) + "\nDrop them"
 
 
-@app.command()
+def _revisions(revisions) -> str:  # type: ignore[no-untyped-def]
+    return ", ".join(f"{r.revision} ({r.origin})" for r in revisions)
+
+
+@app.command(
+    epilog=examples("macroinfra migrate status", "macroinfra migrate status --json"),
+)
 def status(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
     """Current revision, head, and the migrations still to apply."""
     from macroinfra import migrations
@@ -86,33 +114,88 @@ def status(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
         render.line(f"current: {s.current or 'empty (no revision)'}")
         render.line(f"head:    {s.head}")
         if s.pending:
-            render.line(f"pending: {', '.join(p.revision for p in s.pending)}")
+            render.line(f"pending: {_revisions(s.pending)}")
         else:
             render.line("pending: none (at head)")
 
     render.emit(result, as_json=as_json, human=human)
 
 
-@app.command()
-def history(*, as_json: JsonOption = False) -> None:
-    """Every migration, newest first."""
+@app.command(epilog=examples("macroinfra migrate history", "macroinfra migrate history --json"))
+def history(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
+    """Every migration, newest first: the shipped ones and your team's."""
     from macroinfra import migrations
     from macroinfra.cli import render
 
     render.emit(
-        migrations.history(),
+        migrations.history(get_app(ctx).settings),
         as_json=as_json,
-        human=lambda revs: render.table(
-            ["revision", "down", "message"],
+        human=lambda h: render.table(
+            ["revision", "down", "origin", "message"],
             [
-                (r.revision + (" (head)" if r.is_head else ""), r.down_revision or "-", r.message)
-                for r in revs
+                (
+                    r.revision + (" (head)" if r.is_head else ""),
+                    r.down_revision or "-",
+                    r.origin,
+                    r.message,
+                )
+                for r in h.revisions
             ],
         ),
     )
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        'macroinfra migrate revision -m "add fx_rates"',
+        'macroinfra migrate revision -m "add fx_rates" --autogenerate',
+    ),
+)
+def revision(
+    ctx: typer.Context,
+    *,
+    message: Annotated[
+        str, typer.Option("-m", "--message", help="What the revision changes (one line).")
+    ],
+    autogenerate: Annotated[
+        bool,
+        typer.Option(
+            "--autogenerate",
+            help="Fill it with what differs between your models and the database (at head).",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a new revision of your own into MACROINFRA_MIGRATIONS_DIR."""
+    from macroinfra import migrations
+    from macroinfra.cli import render
+
+    invocation = get_app(ctx)
+    result = migrations.new_revision(
+        invocation.settings,
+        message,
+        autogenerate=autogenerate,
+        db=invocation.db if autogenerate else None,
+    )
+
+    def human(r: migrations.NewRevision) -> None:
+        if not r.written:
+            render.line("no changes: the database matches the models, nothing written")
+            return
+        render.long_line(f"wrote {r.revision} (on {r.down_revision}): {r.path}")
+        for operation in r.operations:
+            render.long_line(f"  {operation}")
+
+    render.emit(result, as_json=as_json, human=human)
+
+
+@app.command(
+    epilog=examples(
+        "macroinfra migrate down",
+        "macroinfra migrate down --to 0001",
+        "macroinfra migrate down --to base --yes",
+    ),
+)
 def down(
     ctx: typer.Context,
     *,
@@ -129,10 +212,11 @@ def down(
     from macroinfra.cli import render
     from macroinfra.cli.options import confirm
 
-    migrations.check_target(to)
+    invocation = get_app(ctx)
+    migrations.check_target(to, invocation.settings)
     if not yes and not sys.stdin.isatty():
         confirm("", yes=False, what="migrate down")  # no one to ask: refused before connecting
-    db = get_app(ctx).db
+    db = invocation.db
     plan = migrations.plan_downgrade(db, to)
     if plan.removed:
         confirm(_question(plan), yes=yes, what="migrate down")
@@ -140,20 +224,21 @@ def down(
     render.emit(result, as_json=as_json, human=_human_result)
 
 
-@app.command()
+@app.command(epilog=examples("macroinfra migrate sql", "macroinfra migrate sql --to 0001"))
 def sql(
+    ctx: typer.Context,
     *,
-    to: Annotated[str, typer.Option("--to", help="The revision to render up to.")] = "head",
+    to: Annotated[str, typer.Option("--to", help="The revision to render up to.")] = "heads",
 ) -> None:
     """Print the SQL an upgrade would run, without connecting."""
     from macroinfra import migrations
 
-    typer.echo(migrations.offline_sql(to), nl=False)
+    typer.echo(migrations.offline_sql(to, settings=get_app(ctx).settings), nl=False)
 
 
-@app.command()
+@app.command(epilog=examples("macroinfra migrate check", "macroinfra migrate check --json"))
 def check(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
-    """Compare the models with the database; exit 1 on any drift."""
+    """Compare the models (shipped and yours) with the database; exit 1 on any drift."""
     from macroinfra import migrations
     from macroinfra.cli import render
 

@@ -1,8 +1,10 @@
-"""SQLAlchemy 2.0 models: 3 metadata tables and 7 hypertables (see timescale/spec.py)."""
+"""SQLAlchemy 2.0 models: 3 metadata tables and 7 hypertables (see timescale/spec.py), and
+`hypertable(...)`, the way a team's own model declares its table a hypertable."""
 
 from macroinfra.models.base import Base
 from macroinfra.models.curves import Curve
 from macroinfra.models.data_sources import DataSource
+from macroinfra.models.declare import hypertable
 from macroinfra.models.fiscal_data import FiscalData
 from macroinfra.models.flow_data import FlowData
 from macroinfra.models.instruments import Instrument
@@ -24,4 +26,5 @@ __all__ = [
     "SeriesMetadata",
     "Signal",
     "VolSurface",
+    "hypertable",
 ]

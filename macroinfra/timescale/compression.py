@@ -9,11 +9,12 @@ it gets ddl.compression_block, which asks the server when the SQL runs.)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from macroinfra.timescale import edition
 from macroinfra.timescale.ddl import add_compression_policy, enable_compression
-from macroinfra.timescale.spec import HYPERTABLES
+from macroinfra.timescale.spec import HYPERTABLES, HypertableSpec
 
 NOT_APPLIED = f"compression not applied: {edition.APACHE_REASON}; fix: {edition.APACHE_FIX}"
 
@@ -28,8 +29,9 @@ FROM timescaledb_information.hypertables h WHERE h.hypertable_schema = 'public'
 """
 
 
-def apply_compression(connection: Any) -> list[str]:
-    """Enable compression and add the policy on each declared hypertable that lacks them.
+def apply_compression(connection: Any, specs: Sequence[HypertableSpec] = HYPERTABLES) -> list[str]:
+    """Enable compression and add the policy on each declared hypertable (`specs`: the shipped
+    ones, or those and a team's) that lacks them.
 
     Runs on a SQLAlchemy connection inside its owner's transaction (the migration's, or the
     one `migrate` opens). Returns what was done, or why nothing could be: empty when there
@@ -44,7 +46,7 @@ def apply_compression(connection: Any) -> list[str]:
         name: (enabled, has_policy)
         for name, enabled, has_policy in connection.execute(text(_STATE_SQL))
     }
-    specs = [s for s in HYPERTABLES if s.table in state]
+    specs = [s for s in specs if s.table in state]
     if not specs:
         return []
     if not server.supports_compression:

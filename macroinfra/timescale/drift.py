@@ -6,14 +6,24 @@ environment (migrations/env.py) uses the same filters for autogenerate.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from macroinfra.timescale.spec import BY_TABLE
+from macroinfra.timescale.spec import HYPERTABLES, HypertableSpec
 
 if TYPE_CHECKING:
     from macroinfra.db import Database
+
+# The kinds of difference macroinfra's own operations report (timescale/ops.py).
+TIMESCALE_KINDS = frozenset(
+    {
+        "create_hypertable",
+        "set_chunk_interval",
+        "enable_compression",
+        "add_compression_policy",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -26,10 +36,13 @@ class Drift:
         return bool(self.differences)
 
 
-def autogenerate_filters() -> tuple[Callable[..., bool], Callable[..., bool]]:
+def autogenerate_filters(
+    specs: Iterable[HypertableSpec] = HYPERTABLES,
+) -> tuple[Callable[..., bool], Callable[..., bool]]:
     """Filters that hide what TimescaleDB owns from autogenerate: its schemas, and the
-    time-column index create_hypertable adds to each hypertable."""
-    hypertable_indexes = {f"{s.table}_{s.time_column}_idx" for s in BY_TABLE.values()}
+    time-column index create_hypertable adds to each hypertable of `specs` (the shipped ones,
+    or those and a team's)."""
+    hypertable_indexes = {f"{s.table}_{s.time_column}_idx" for s in specs}
 
     def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
         if type_ == "schema":
@@ -45,14 +58,17 @@ def autogenerate_filters() -> tuple[Callable[..., bool], Callable[..., bool]]:
 
 
 def check(db: Database) -> Drift:
-    """Differences between the models and the database, as readable lines."""
+    """Differences between the models (shipped and the team's, MACROINFRA_MODELS) and the
+    database, as readable lines: tables and columns, and the team's declared hypertables."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
+    import macroinfra.timescale.autogen  # noqa: F401 (registers the hypertable comparison)
     from macroinfra.db import connect
     from macroinfra.models import Base
+    from macroinfra.models.team import declared
 
-    include_name, include_object = autogenerate_filters()
+    include_name, include_object = autogenerate_filters(declared(db.settings).hypertables)
     with connect(db.engine) as conn:
         ctx = MigrationContext.configure(
             conn,
@@ -65,7 +81,12 @@ def check(db: Database) -> Drift:
         )
         diffs = compare_metadata(ctx, Base.metadata)
         conn.rollback()
-    return Drift([_describe_diff(d) for d in _flatten(diffs)])
+    return Drift(describe_diffs(diffs))
+
+
+def describe_diffs(diffs: list[Any]) -> list[str]:
+    """Alembic's differences (`compare_metadata`, `UpgradeOps.as_diffs`) as readable lines."""
+    return [_describe_diff(d) for d in _flatten(diffs)]
 
 
 def _flatten(diffs: list[Any]) -> Iterator[Any]:
@@ -78,6 +99,8 @@ def _flatten(diffs: list[Any]) -> Iterator[Any]:
 
 def _describe_diff(diff: Any) -> str:
     kind = diff[0]
+    if kind in TIMESCALE_KINDS:
+        return diff[2]
     if kind in {"add_table", "remove_table"}:
         return f"{kind.replace('_', ' ')}: {diff[1].name}"
     if kind in {"add_column", "remove_column"}:

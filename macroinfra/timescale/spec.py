@@ -137,3 +137,59 @@ METADATA_TABLES: tuple[str, ...] = ("data_sources", "instruments", "series_metad
 BY_TABLE: dict[str, HypertableSpec] = {h.table: h for h in HYPERTABLES}
 
 ALL_TABLES: tuple[str, ...] = METADATA_TABLES + tuple(BY_TABLE)
+
+# -- intervals as people write them, and the shipped spec with a team's declarations ---------
+
+# TimescaleDB turns an interval into a chunk width with a month of 30 days (a year: 12 months);
+# PostgreSQL reads a policy's interval back with a year of 365 days, so policy delays are
+# declared in units that mean the same to both.
+_UNIT_DAYS = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1, "week": 7, "month": 30, "year": 360}
+POLICY_UNITS = ("minute", "hour", "day", "week")
+
+
+def parse_interval(value: str | timedelta, *, units: tuple[str, ...] = tuple(_UNIT_DAYS)):
+    """An interval such as '1 month' or '30 days' (or a timedelta), as (timedelta, SQL text).
+
+    Raises ValueError with a line for people on anything else."""
+    import re
+
+    if isinstance(value, timedelta):
+        if value <= timedelta(0):
+            raise ValueError(f"interval must be positive, not {value}")
+        seconds = int(value.total_seconds())
+        if value.microseconds or seconds % 60:
+            raise ValueError(f"interval must be whole minutes, not {value}")
+        if seconds % 86400 == 0:
+            return value, f"{seconds // 86400} days"
+        return value, f"{seconds // 60} minutes"
+    text = str(value).strip().lower()
+    match = re.fullmatch(r"(\d{1,6})\s*([a-z]+?)s?", text)
+    if match is None or match.group(2) not in units or int(match.group(1)) == 0:
+        raise ValueError(
+            f"interval {value!r} is not '<count> <unit>' with a count above 0 and a unit of "
+            f"{', '.join(units)}"
+        )
+    count, unit = int(match.group(1)), match.group(2)
+    days = count * _UNIT_DAYS[unit]
+    return timedelta(days=days), f"{count} {unit}{'s' if count != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class Declared:
+    """Every declared table: the shipped spec, and the hypertables a team's models declare."""
+
+    hypertables: tuple[HypertableSpec, ...] = HYPERTABLES
+    metadata_tables: tuple[str, ...] = METADATA_TABLES
+    team: frozenset[str] = frozenset()  # names of the team's hypertables
+
+    @property
+    def by_table(self) -> dict[str, HypertableSpec]:
+        return {h.table: h for h in self.hypertables}
+
+    def with_team(self, specs: tuple[HypertableSpec, ...]) -> Declared:
+        return Declared(
+            self.hypertables + specs, self.metadata_tables, frozenset(s.table for s in specs)
+        )
+
+
+SHIPPED = Declared()
