@@ -18,7 +18,7 @@ from macroinfra.probes.result import Check, Group, failed, ok
 from macroinfra.timescale import contract
 from macroinfra.timescale.contract import Difference, SchemaReport
 from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON
-from macroinfra.timescale.spec import BY_TABLE, METADATA_TABLES
+from macroinfra.timescale.spec import SHIPPED, Declared
 
 if TYPE_CHECKING:
     from macroinfra.db import Database
@@ -36,9 +36,11 @@ def strict_checks(db: Database) -> Iterator[Check]:
     started = time.monotonic()
     try:
         from macroinfra.db import connect
+        from macroinfra.models.team import declared
 
+        spec = declared(db.settings)  # the shipped spec and the team's hypertables
         with connect(db.engine) as conn:
-            report = contract.build_report(conn)
+            report = contract.build_report(conn, declared=spec)
     except MacroinfraError as exc:
         yield _fail(
             "schema",
@@ -59,7 +61,7 @@ def strict_checks(db: Database) -> Iterator[Check]:
             started=started,
         )
         return
-    yield from contract_checks(report)
+    yield from contract_checks(report, spec)
 
 
 def _migrations(db: Database) -> Check:
@@ -115,12 +117,13 @@ def _migrations(db: Database) -> Check:
     )
 
 
-def contract_checks(report: SchemaReport) -> Iterator[Check]:
-    """One check per area, from the differences in a schema report (no latency: one read)."""
+def contract_checks(report: SchemaReport, declared: Declared = SHIPPED) -> Iterator[Check]:
+    """One check per area, from the differences in a schema report (no latency: one read);
+    `declared`: what the report was compared with (the shipped spec, or it and a team's)."""
     diffs = [d for t in report.tables for d in t.differences]
     present = {t.name for t in report.tables if t.actual is not None}
     hypertables = [t for t in report.tables if t.kind == "hypertable" and t.actual is not None]
-    declared_hyper = [n for n in BY_TABLE if n in present]
+    declared_hyper = [n for n in declared.by_table if n in present]
     jobs = sum(
         len(t.actual.hypertable.jobs)
         for t in hypertables
@@ -131,12 +134,12 @@ def contract_checks(report: SchemaReport) -> Iterator[Check]:
         for t in hypertables
         if t.actual is not None and t.actual.hypertable is not None
     )
-    declared = len(METADATA_TABLES) + len(BY_TABLE)
+    count = len(declared.metadata_tables) + len(declared.by_table)
 
     yield _area(
         "schema: tables",
         _of(diffs, contract.TABLE_ASPECTS),
-        ok_detail=f"all {declared} declared tables present",
+        ok_detail=f"all {count} declared tables present",
         hint="run `macroinfra migrate`; at head already, a table dropped by hand must be "
         "restored from a backup, or rebuilt with `macroinfra migrate down --to base` "
         "then `macroinfra migrate` (drops data)",
@@ -147,7 +150,7 @@ def contract_checks(report: SchemaReport) -> Iterator[Check]:
         hyper_diffs,
         ok_detail=f"{len(declared_hyper)} hypertables with the declared time column and "
         "chunk interval",
-        hint=_hypertable_hint(hyper_diffs),
+        hint=_hypertable_hint(hyper_diffs, declared),
     )
     yield _area(
         "schema: compression",
@@ -204,12 +207,12 @@ def _area(name: str, diffs: list[Difference], *, ok_detail: str, hint: str) -> C
     return _fail(name, SERVICE, detail, hint, reason="drift", problems=problems)
 
 
-def _hypertable_hint(diffs: list[Difference]) -> str:
+def _hypertable_hint(diffs: list[Difference], declared: Declared) -> str:
     intervals = [d for d in diffs if d.aspect == "chunk_interval"]
     if intervals and len(intervals) == len(diffs):
         calls = "; ".join(
             f"SELECT set_chunk_time_interval('{d.table}', INTERVAL "
-            f"'{BY_TABLE[d.table].chunk_interval_sql}')"
+            f"'{declared.by_table[d.table].chunk_interval_sql}')"
             for d in intervals
         )
         return f"run in psql: {calls} (applies to new chunks)"

@@ -96,7 +96,7 @@ def hypertable_ops(connection: Any, specs: tuple[HypertableSpec, ...]) -> Iterat
 
 
 def _spec_ops(spec, exists, is_hypertable, interval, compressed):  # type: ignore[no-untyped-def]
-    from macroinfra.timescale.contract import describe_interval
+    from macroinfra.timescale.wording import describe_interval
 
     order_by = [o.sql() for o in spec.order_by]
     if not is_hypertable:

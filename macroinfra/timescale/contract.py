@@ -21,7 +21,8 @@ from macroinfra.timescale.inspect import (
     TableInfo,
     inspect_schema,
 )
-from macroinfra.timescale.spec import BY_TABLE, METADATA_TABLES, HypertableSpec
+from macroinfra.timescale.spec import SHIPPED, Declared, HypertableSpec
+from macroinfra.timescale.wording import declared_interval, describe_interval
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -61,8 +62,8 @@ class DeclaredTable:
     compress_after: timedelta | None = None
 
     @classmethod
-    def of(cls, name: str) -> DeclaredTable | None:
-        spec = BY_TABLE.get(name)
+    def of(cls, name: str, declared: Declared = SHIPPED) -> DeclaredTable | None:
+        spec = declared.by_table.get(name)
         if spec is not None:
             return cls(
                 "hypertable",
@@ -74,7 +75,7 @@ class DeclaredTable:
                 tuple(o.sql() for o in spec.order_by),
                 spec.compress_after,
             )
-        if name in METADATA_TABLES:
+        if name in declared.metadata_tables:
             return cls("table")
         return None
 
@@ -119,10 +120,10 @@ class SchemaReport:
 # -- comparison ------------------------------------------------------------------------------
 
 
-def compare(inspection: SchemaInspection) -> list[Difference]:
+def compare(inspection: SchemaInspection, declared: Declared = SHIPPED) -> list[Difference]:
     """Every way the database differs from the declared spec (empty: exactly as declared)."""
     out: list[Difference] = []
-    for report in _reports(inspection):
+    for report in _reports(inspection, declared):
         out.extend(report.differences)
     return out
 
@@ -130,15 +131,18 @@ def compare(inspection: SchemaInspection) -> list[Difference]:
 def schema_report(db: Database, table: str | None = None) -> SchemaReport:
     """Declared and actual state of every table (or one), for `schema show`.
 
-    Raises NotFound (exit 1) for a table that is neither declared nor in the database.
+    Raises NotFound (exit 1) for a table that is neither declared nor in the database, and
+    ConfigError (exit 2) when the team's models (MACROINFRA_MODELS) cannot be read.
     """
     from macroinfra.db import connect
+    from macroinfra.models.team import declared
 
     started = time.monotonic()
+    spec = declared(db.settings)
     with connect(db.engine) as conn:
-        report = build_report(conn, table)
+        report = build_report(conn, table, spec)
         if table is not None and not report.tables:
-            known = _known_tables(conn)
+            known = _known_tables(conn, spec)
             raise NotFound(
                 f"no table named {table!r} in schema {report.schema}",
                 hint=f"known tables: {', '.join(known)}",
@@ -152,20 +156,26 @@ def schema_report(db: Database, table: str | None = None) -> SchemaReport:
     )
 
 
-def build_report(connection: Connection, table: str | None = None) -> SchemaReport:
+def build_report(
+    connection: Connection, table: str | None = None, declared: Declared = SHIPPED
+) -> SchemaReport:
     started = time.monotonic()
     inspection = inspect_schema(connection, table)
-    return report_from(inspection, round((time.monotonic() - started) * 1000, 1))
+    return report_from(inspection, round((time.monotonic() - started) * 1000, 1), declared)
 
 
-def report_from(inspection: SchemaInspection, elapsed_ms: float = 0.0) -> SchemaReport:
-    """Pair every table's declared and actual state, with the differences."""
+def report_from(
+    inspection: SchemaInspection, elapsed_ms: float = 0.0, declared: Declared = SHIPPED
+) -> SchemaReport:
+    """Pair every table's declared and actual state (`declared`: the shipped spec, or it and
+    a team's hypertables), with the differences."""
+    reports = _reports(inspection, declared)
     return SchemaReport(
-        inspection.server, inspection.schema, _reports(inspection), inspection.queries, elapsed_ms
+        inspection.server, inspection.schema, reports, inspection.queries, elapsed_ms
     )
 
 
-def _known_tables(connection: Connection) -> list[str]:
+def _known_tables(connection: Connection, declared: Declared) -> list[str]:
     from sqlalchemy import text
 
     from macroinfra.timescale.inspect import SCHEMA
@@ -177,26 +187,27 @@ def _known_tables(connection: Connection) -> list[str]:
         ),
         {"schema": SCHEMA},
     ).scalars()
-    return sorted(set(present) | set(METADATA_TABLES) | set(BY_TABLE))
+    return sorted(set(present) | set(declared.metadata_tables) | set(declared.by_table))
 
 
-def _reports(inspection: SchemaInspection) -> list[TableReport]:
+def _reports(inspection: SchemaInspection, declared: Declared) -> list[TableReport]:
     names = {t.name for t in inspection.tables}
-    declared_names = list(METADATA_TABLES) + list(BY_TABLE)
+    by_table = declared.by_table
+    declared_names = list(declared.metadata_tables) + list(by_table)
     if inspection.table_filter is not None:
         declared_names = [n for n in declared_names if n == inspection.table_filter]
     server = inspection.server
     reports = []
     for name in sorted(names | set(declared_names)):
-        declared = DeclaredTable.of(name)
+        table = DeclaredTable.of(name, declared)
         actual = inspection.table(name)
-        diffs = _differences(name, declared, actual, server)
+        diffs = _differences(name, table, actual, server, by_table.get(name))
         compression = None
         if actual is not None and actual.hypertable is not None:
             compression = _compression_state(actual.hypertable, server)
-        elif declared is not None and declared.kind == "hypertable":
+        elif table is not None and table.kind == "hypertable":
             compression = UNAVAILABLE if not server.supports_compression else None
-        reports.append(TableReport(name, declared, actual, diffs, compression))
+        reports.append(TableReport(name, table, actual, diffs, compression))
     return reports
 
 
@@ -207,7 +218,11 @@ def _compression_state(hyper: HypertableInfo, server: ServerInfo) -> str:
 
 
 def _differences(
-    name: str, declared: DeclaredTable | None, actual: TableInfo | None, server: ServerInfo
+    name: str,
+    declared: DeclaredTable | None,
+    actual: TableInfo | None,
+    server: ServerInfo,
+    spec: HypertableSpec | None,
 ) -> list[Difference]:
     diffs: list[Difference] = []
     if declared is not None and actual is None:
@@ -226,7 +241,6 @@ def _differences(
                 f"{name} is declared a plain table but is a hypertable",
             )
         )
-    spec = BY_TABLE.get(name)
     if spec is not None:
         if hyper is None:
             diffs.append(
@@ -375,20 +389,3 @@ def _index_differences(name: str, hyper: HypertableInfo) -> list[Difference]:
                 )
             )
     return diffs
-
-
-# -- wording ---------------------------------------------------------------------------------
-
-
-def describe_interval(value: timedelta | None) -> str:
-    if value is None:
-        return "none"
-    if value.seconds == 0 and value.microseconds == 0:
-        return f"{value.days} day" if value.days == 1 else f"{value.days} days"
-    return str(value)
-
-
-def declared_interval(value: timedelta, sql: str) -> str:
-    """'1 month (30 days)': as declared, and as TimescaleDB stores it."""
-    days = describe_interval(value)
-    return sql if sql == days else f"{sql} ({days})"
