@@ -9,12 +9,11 @@ their declared hypertables get macroinfra's own TimescaleDB operations.
 
 from alembic import context
 
-import macroinfra.timescale.autogen  # noqa: F401 (registers the hypertable comparison)
 from macroinfra.migrations import autogenerate_filters
 from macroinfra.models import Base
 from macroinfra.models.team import declared
+from macroinfra.timescale import autogen  # registers the hypertable comparison
 from macroinfra.timescale.drift import describe_diffs
-from macroinfra.timescale.ops import DropHypertableOp
 
 config = context.config
 DECLARED = declared(config.attributes.get("macroinfra.settings"))
@@ -30,8 +29,7 @@ def process_revision_directives(_context, _revision, directives) -> None:
     if script.upgrade_ops.is_empty():
         directives[:] = []
         return
-    for downgrade in script.downgrade_ops_list:
-        downgrade.ops[:] = [o for o in downgrade.ops if not isinstance(o, DropHypertableOp)]
+    autogen.tidy(script)
     config.attributes["macroinfra.operations"] = describe_diffs(script.upgrade_ops.as_diffs())
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from macroinfra.errors import MigrationError
+from macroinfra.errors import MacroinfraError, MigrationError
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -92,3 +92,21 @@ def run(action: Callable[[], Any]) -> Any:
             f"migration failed, the database is unchanged: {first}",
             hint="fix the cause above and run `macroinfra migrate` again",
         ) from None
+    except (MacroinfraError, OSError):
+        raise
+    except Exception as exc:  # a revision's own code failed (a team's revision, say)
+        where = _revision_file(exc)
+        raise MigrationError(
+            f"migration failed, the database is unchanged: {type(exc).__name__}: "
+            f"{first_line(exc)}" + (f" (in {where})" if where else ""),
+            hint="fix the revision file and run `macroinfra migrate` again",
+        ) from None
+
+
+def _revision_file(exc: BaseException) -> str | None:
+    """The last file of a migration script in the traceback (where the failure is)."""
+    import traceback
+
+    files = [f.filename for f in traceback.extract_tb(exc.__traceback__)]
+    scripts = [f for f in files if "site-packages" not in f and "/macroinfra/" not in f]
+    return f"{scripts[-1]}" if scripts else None

@@ -3,7 +3,9 @@ the team's head (the first one on top of the shipped head, labelled `team`)."""
 
 from __future__ import annotations
 
+import io
 import re
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -90,14 +92,15 @@ def new_revision(
 
     def write(cfg) -> list:  # type: ignore[no-untyped-def]
         def action():  # type: ignore[no-untyped-def]
-            return command.revision(
-                cfg,
-                message=text,
-                autogenerate=autogenerate,
-                head=head,
-                branch_label=label,
-                version_path=str(folder),
-            )
+            with redirect_stdout(io.StringIO()):  # Alembic's "Generating ..." line
+                return command.revision(
+                    cfg,
+                    message=text,
+                    autogenerate=autogenerate,
+                    head=head,
+                    branch_label=label,
+                    version_path=str(folder),
+                )
 
         try:
             made = run(action)
