@@ -17,7 +17,7 @@ from macroinfra.timescale.drift import describe_diffs
 
 config = context.config
 DECLARED = declared(config.attributes.get("macroinfra.settings"))
-include_name, include_object = autogenerate_filters(DECLARED.hypertables)
+include_name, include_object = autogenerate_filters(DECLARED.hypertables, DECLARED.models)
 # Both modes: the models to compare with, and one transaction around the DDL.
 COMMON = {"target_metadata": Base.metadata, "transactional_ddl": True}
 

@@ -7,7 +7,7 @@ import importlib
 import os
 import re
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from macroinfra.errors import ConfigError, first_line
 from macroinfra.timescale.spec import SHIPPED, Declared
@@ -50,16 +50,41 @@ def import_models(dotted: str | None) -> None:
 
 
 def declared(settings: Settings | None) -> Declared:
-    """The shipped spec plus the hypertables the team's models declare (if any)."""
-    from macroinfra.models import Base
+    """The shipped spec plus the tables of the team's models and the hypertables they declare.
+
+    Only the models of macroinfra and of the module MACROINFRA_MODELS names count: a model
+    defined anywhere else in the process (a notebook's, say) is not part of the schema."""
     from macroinfra.models.declare import declared_hypertables
 
-    if settings is not None:
-        import_models(settings.models)
+    dotted = settings.models.strip() if settings is not None and settings.models else None
+    import_models(dotted)
+    shipped = _tables_of(("macroinfra.models",))
+    team = _tables_of((dotted,), unmapped=True) if dotted else {}
+    team = {name: table for name, table in team.items() if name not in shipped}
     try:
-        team = declared_hypertables(Base.metadata.tables)
+        specs = declared_hypertables(team)
     except ValueError as exc:
         raise ConfigError(
             f"MACROINFRA_MODELS: {exc}", hint="fix the hypertable(...) declaration"
         ) from None
-    return SHIPPED.with_team(team) if team else SHIPPED
+    return SHIPPED.with_team(specs, frozenset(shipped) | frozenset(team))
+
+
+def _tables_of(modules: tuple[str, ...], *, unmapped: bool = False) -> dict[str, Any]:
+    """The tables of macroinfra's metadata mapped by classes of `modules` (or their
+    submodules); `unmapped`: and the tables no class maps."""
+    from macroinfra.models import Base
+
+    mapped: dict[str, str] = {}
+    for mapper in Base.registry.mappers:
+        for table in mapper.tables:
+            mapped[table.name] = mapper.class_.__module__
+    out = {}
+    for name, table in Base.metadata.tables.items():
+        module = mapped.get(name)
+        if module is None:
+            if unmapped:
+                out[name] = table
+        elif any(module == m or module.startswith(m + ".") for m in modules):
+            out[name] = table
+    return out

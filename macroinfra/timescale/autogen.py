@@ -45,21 +45,28 @@ ORDER BY hypertable_name, segmentby_column_index NULLS LAST, orderby_column_inde
 """
 
 
-def team_specs(metadata: Any) -> tuple[HypertableSpec, ...]:
+def team_specs(autogen_context: Any) -> tuple[HypertableSpec, ...]:
+    """The hypertables the compared models declare (the tables autogenerate's filters keep)."""
     from macroinfra.models.declare import declared_hypertables
 
+    metadata = autogen_context.metadata
     tables: dict[str, Any] = {}
     for meta in metadata if isinstance(metadata, list | tuple) else [metadata]:
         if meta is not None:
             tables.update(meta.tables)
-    return declared_hypertables(tables)
+    kept = {
+        name: table
+        for name, table in tables.items()
+        if autogen_context.run_object_filters(table, name, "table", False, None)
+    }
+    return declared_hypertables(kept)
 
 
 @comparators.dispatch_for("schema", priority=DispatchPriority.LAST)
 def compare_hypertables(autogen_context: Any, upgrade_ops: Any, schemas: Any) -> None:
     if None not in schemas:
         return
-    specs = team_specs(autogen_context.metadata)
+    specs = team_specs(autogen_context)
     if specs and autogen_context.connection is not None:
         upgrade_ops.ops.extend(hypertable_ops(autogen_context.connection, specs))
 

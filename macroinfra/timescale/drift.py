@@ -37,11 +37,12 @@ class Drift:
 
 
 def autogenerate_filters(
-    specs: Iterable[HypertableSpec] = HYPERTABLES,
+    specs: Iterable[HypertableSpec] = HYPERTABLES, models: frozenset[str] | None = None
 ) -> tuple[Callable[..., bool], Callable[..., bool]]:
     """Filters that hide what TimescaleDB owns from autogenerate: its schemas, and the
     time-column index create_hypertable adds to each hypertable of `specs` (the shipped ones,
-    or those and a team's)."""
+    or those and a team's). With `models`, the models' tables not named there are left out
+    (models defined elsewhere in the process are not the schema's)."""
     hypertable_indexes = {f"{s.table}_{s.time_column}_idx" for s in specs}
 
     def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
@@ -50,6 +51,8 @@ def autogenerate_filters(
         return True
 
     def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any):
+        if type_ == "table" and not reflected and models is not None and name not in models:
+            return False
         return not (
             type_ == "index" and reflected and compare_to is None and name in hypertable_indexes
         )
@@ -68,7 +71,8 @@ def check(db: Database) -> Drift:
     from macroinfra.models import Base
     from macroinfra.models.team import declared
 
-    include_name, include_object = autogenerate_filters(declared(db.settings).hypertables)
+    schema = declared(db.settings)
+    include_name, include_object = autogenerate_filters(schema.hypertables, schema.models)
     with connect(db.engine) as conn:
         ctx = MigrationContext.configure(
             conn,

@@ -181,14 +181,20 @@ class Declared:
     hypertables: tuple[HypertableSpec, ...] = HYPERTABLES
     metadata_tables: tuple[str, ...] = METADATA_TABLES
     team: frozenset[str] = frozenset()  # names of the team's hypertables
+    models: frozenset[str] | None = None  # the tables of the models compared (None: all)
 
     @property
     def by_table(self) -> dict[str, HypertableSpec]:
         return {h.table: h for h in self.hypertables}
 
-    def with_team(self, specs: tuple[HypertableSpec, ...]) -> Declared:
+    def with_team(
+        self, specs: tuple[HypertableSpec, ...], models: frozenset[str] | None = None
+    ) -> Declared:
         return Declared(
-            self.hypertables + specs, self.metadata_tables, frozenset(s.table for s in specs)
+            self.hypertables + specs,
+            self.metadata_tables,
+            frozenset(s.table for s in specs),
+            models,
         )
 
 
