@@ -202,3 +202,19 @@ def test_a_changed_chunk_interval_yields_the_operation_that_changes_it(team):
     down = team.run("migrate", "down", "--yes")
     assert down.returncode == 0, down.stderr
     assert _hypertables(team.settings)["fx_rates"].days == 30
+
+
+def test_the_readme_example_is_a_working_team_module(team):
+    import re
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    blocks = re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S)
+    (example,) = [b for b in blocks if "hypertable(" in b]
+    (team.root / team.package / "models.py").write_text(example)
+    assert team.run("migrate").returncode == 0
+    made = team.json("migrate", "revision", "-m", "add fx_rates", "--autogenerate")
+    assert made["operations"][0] == "add table: fx_rates"
+    assert made["operations"][1].startswith("create hypertable: fx_rates")
+    applied = team.run("migrate")
+    assert f"applied {made['revision']} (team): add fx_rates" in applied.stdout
+    assert team.run("migrate", "check").returncode == 0
