@@ -128,6 +128,13 @@ def test_a_declared_hypertable_from_autogenerate_to_downgrade(team):
         "op.drop_table",
     ]
 
+    offline = team.run("migrate", "sql", env={"POSTGRES_PORT": "1"})  # no server needed
+    assert offline.returncode == 0, offline.stderr
+    sql = offline.stdout
+    assert sql.index("CREATE TABLE fx_rates") < sql.index("create_hypertable('fx_rates'")
+    guard = "IF current_setting('timescaledb.license', true) = 'timescale' THEN"
+    assert sql.count(guard) == 3  # the shipped seven, then fx_rates' settings and policy
+
     applied = team.run("migrate")
     assert applied.returncode == 0, applied.stderr
     revision = made["revision"]
