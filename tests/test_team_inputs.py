@@ -132,7 +132,7 @@ def test_migrate_to_a_revision_stops_there_and_refuses_one_below(database, folde
     env = {"MACROINFRA_MIGRATIONS_DIR": str(folder)}
     cli = Cli(database)
     _revision(folder, "cccc", head_revision(), "op.execute('CREATE TABLE team_c (x int)')")
-    to_shipped = cli("migrate", "--to", head_revision(), env=env)
+    to_shipped = cli("migrate", "--to", "+1", env=env)
     assert to_shipped.exit_code == 0, to_shipped.output
     assert sql_rows(database, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
     lines = to_shipped.stdout.splitlines()
@@ -146,6 +146,10 @@ def test_migrate_to_a_revision_stops_there_and_refuses_one_below(database, folde
         _one_error(below)
         == f"error: revision '{head_revision()}' is below the current revision cccc"
     )
+    for down in ("-1", "base"):
+        refused = cli("migrate", "--to", down, env=env)
+        assert refused.exit_code == 2
+        assert _one_error(refused) == f"error: migrate --to {down} would go down"
     unknown = cli("migrate", "--to", "f00d", env=env)
     assert unknown.exit_code == 2 and _one_error(unknown) == "error: unknown revision 'f00d'"
     assert sql_rows(database, "SELECT version_num FROM alembic_version") == [("cccc",)]

@@ -194,6 +194,15 @@ def test_a_changed_chunk_interval_yields_the_operation_that_changes_it(team):
     assert team.run("migrate").returncode == 0
 
     team.models("1 week")
+    doctor = team.run("doctor", "--strict", "--json")
+    checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+    hypertables = checks["schema: hypertables"]
+    assert doctor.returncode == 1 and hypertables["status"] != "ok"
+    assert hypertables["problems"] == ["fx_rates: chunk interval 30 days, declared 1 week (7 days)"]
+    assert "set_chunk_time_interval('fx_rates', INTERVAL '1 week')" in hypertables["hint"]
+    shown = team.json("schema", "show", "fx_rates")
+    assert [d["aspect"] for d in shown["tables"][0]["differences"]][0] == "chunk_interval"
+
     drift = team.run("migrate", "check")
     assert drift.returncode == 1
     assert "set chunk interval: fx_rates (chunk interval 1 week, old 30 days)" in drift.stdout

@@ -94,6 +94,11 @@ def upgrade(
     settings = db.settings
     specs = declared(settings).hypertables
     check_target(revision, settings)
+    if revision.strip().startswith("-") or revision == "base":
+        raise UsageError(
+            f"migrate --to {revision} would go down",
+            hint=f"run `macroinfra migrate down --to {revision}` (drops data)",
+        )
     target = "heads" if revision == "head" else revision
     directory = script(settings)
     with connect(db) as conn, locked(conn, on_wait) as waited:
