@@ -29,7 +29,9 @@ def upgrade(
     to: Annotated[
         str,
         typer.Option(
-            "--to", help="The revision to upgrade to (default: every head, shipped and yours)."
+            "--to",
+            metavar="REV",
+            help="The revision to upgrade to (default: every head, shipped and yours).",
         ),
     ] = "heads",
     as_json: JsonOption = False,
@@ -155,7 +157,10 @@ def revision(
     ctx: typer.Context,
     *,
     message: Annotated[
-        str, typer.Option("-m", "--message", help="What the revision changes (one line).")
+        str,
+        typer.Option(
+            "-m", "--message", metavar="MESSAGE", help="What the revision changes (one line)."
+        ),
     ],
     autogenerate: Annotated[
         bool,
@@ -200,7 +205,10 @@ def down(
     ctx: typer.Context,
     *,
     to: Annotated[
-        str, typer.Option("--to", help="The revision to go down to ('base' removes everything).")
+        str,
+        typer.Option(
+            "--to", metavar="REV", help="The revision to go down to ('base' removes everything)."
+        ),
     ] = "-1",
     yes: YesOption = False,
     as_json: JsonOption = False,
@@ -228,7 +236,9 @@ def down(
 def sql(
     ctx: typer.Context,
     *,
-    to: Annotated[str, typer.Option("--to", help="The revision to render up to.")] = "heads",
+    to: Annotated[
+        str, typer.Option("--to", metavar="REV", help="The revision to render up to.")
+    ] = "heads",
 ) -> None:
     """Print the SQL an upgrade would run, without connecting."""
     from macroinfra import migrations
