@@ -152,7 +152,7 @@ def test_a_declared_hypertable_from_autogenerate_to_downgrade(team):
         (shipped, "shipped"),
     ]
 
-    doctor = team.run("doctor", "--strict", "--json")
+    doctor = team.run("doctor", "--strict", "timescaledb", "--json")
     checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
     schema = {n: c for n, c in checks.items() if n.startswith("schema")}
     assert schema["schema: migrations"]["status"] == "ok"
@@ -194,7 +194,7 @@ def test_a_changed_chunk_interval_yields_the_operation_that_changes_it(team):
     assert team.run("migrate").returncode == 0
 
     team.models("1 week")
-    doctor = team.run("doctor", "--strict", "--json")
+    doctor = team.run("doctor", "--strict", "timescaledb", "--json")
     checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
     hypertables = checks["schema: hypertables"]
     assert doctor.returncode == 1 and hypertables["status"] != "ok"
