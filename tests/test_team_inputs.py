@@ -48,6 +48,18 @@ def test_a_migrations_folder_that_is_a_file_is_one_line(tmp_path):
     assert _one_error(result) == f"error: MACROINFRA_MIGRATIONS_DIR {file} is not a folder"
 
 
+def test_the_shipped_folder_is_not_a_team_folder(cli):
+    from macroinfra.resources import migrations_dir
+
+    shipped = migrations_dir() / "versions"
+    before = sorted(shipped.iterdir())
+    env = {"MACROINFRA_MIGRATIONS_DIR": str(shipped)}
+    result = cli("migrate", "revision", "-m", "x", env=env)
+    assert result.exit_code == 2
+    assert _one_error(result).endswith("is macroinfra's own migrations folder")
+    assert sorted(shipped.iterdir()) == before
+
+
 def test_revision_without_a_migrations_folder_says_what_to_set(cli):
     result = cli("migrate", "revision", "-m", "add fx_rates")
     assert result.exit_code == 2

@@ -45,6 +45,11 @@ def team_dir(settings: Settings | None) -> Path | None:
             f"{VARIABLE} {path} is not a folder",
             hint=f"point {VARIABLE} at the folder that holds your migrations",
         )
+    if path.resolve() == (migrations_dir() / "versions").resolve():
+        raise ConfigError(
+            f"{VARIABLE} {path} is macroinfra's own migrations folder",
+            hint="give your team's revisions a folder of their own",
+        )
     if os.pathsep in str(path):
         raise ConfigError(
             f"{VARIABLE} {path} contains {os.pathsep!r}", hint="move it to a path without one"
