@@ -89,6 +89,9 @@ def test_a_plain_revision_needs_no_database_and_lands_in_the_folder(folder):
         (made["revision"], "team"),
         (head_revision(), "shipped"),
     ]
+    table = cli("migrate", "history", env=env).stdout.splitlines()
+    team_row = next(line for line in table if made["revision"] in line)
+    assert "(head)" in team_row and " team " in f" {team_row} "
     second = json.loads(cli("migrate", "revision", "-m", "next", "--json", env=env).stdout)
     assert second["down_revision"] == made["revision"] and second["branch_label"] is None
 
