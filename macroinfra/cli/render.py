@@ -75,9 +75,27 @@ def to_data(value: Any) -> Any:
     return value
 
 
+SCHEMA_VERSION = 1  # of every --json document; raised when a key changes meaning or goes
+
+
 def emit_json(value: Any) -> None:
-    sys.stdout.write(
-        json.dumps(to_data(value), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """One JSON object on stdout, `schema_version` first (a list is given as its `items`)."""
+    data = to_data(value)
+    if not isinstance(data, dict):
+        data = {"items": data}
+    data = {"schema_version": SCHEMA_VERSION, **data}
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def emit_error_json(message: str, hint: str | None, problems: Sequence[str], code: int) -> None:
+    """The error document of a failed --json run (docs/json/error.schema.json)."""
+    emit_json(
+        {
+            "error": readable(message),
+            "hint": hint and readable(hint),
+            "problems": [readable(p) for p in problems],
+            "exit_code": code,
+        }
     )
 
 

@@ -7,13 +7,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from macroinfra.cli.context import get_app
-from macroinfra.cli.options import JsonOption
+from macroinfra.cli.options import JsonOption, examples
 
 if TYPE_CHECKING:
     from macroinfra.timescale.contract import SchemaReport, TableReport
     from macroinfra.timescale.inspect import HypertableInfo, JobInfo
 
-app = typer.Typer(help="Inspect the database schema.", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect the database schema.",
+    no_args_is_help=True,
+    epilog=examples("macroinfra schema show", "macroinfra schema show market_data"),
+)
 
 DIFFERS = "≠"
 
@@ -23,7 +27,14 @@ TableArgument = Annotated[
 ]
 
 
-@app.command("show")
+@app.command(
+    "show",
+    epilog=examples(
+        "macroinfra schema show",
+        "macroinfra schema show market_data",
+        "macroinfra schema show --json",
+    ),
+)
 def show(ctx: typer.Context, table: TableArgument = None, *, as_json: JsonOption = False) -> None:
     """Tables, hypertables, chunks, compression, policies, jobs and sizes, against the spec."""
     from macroinfra.cli import render

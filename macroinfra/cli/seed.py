@@ -8,15 +8,23 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from macroinfra.cli.context import get_app
-from macroinfra.cli.options import JsonOption
+from macroinfra.cli.options import JsonOption, examples
 
 if TYPE_CHECKING:
     from macroinfra.data.demo import SeedResult
 
-app = typer.Typer(help="Load data sets.", no_args_is_help=True)
+app = typer.Typer(
+    help="Load data sets.", no_args_is_help=True, epilog=examples("macroinfra seed demo")
+)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "macroinfra seed demo",
+        "macroinfra seed demo --years 2 --instruments 5",
+        "macroinfra seed demo --end 2024-12-31 --json",
+    )
+)
 def demo(
     ctx: typer.Context,
     *,

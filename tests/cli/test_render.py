@@ -69,8 +69,19 @@ def test_json_never_carries_a_nan_or_an_infinity(capsys):
     render.emit_json({"a": Decimal("NaN"), "b": float("inf"), "c": Decimal("1.25"), "d": True})
     text = capsys.readouterr().out
     assert json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard {c}")) == {
+        "schema_version": render.SCHEMA_VERSION,
         "a": None,
         "b": None,
         "c": 1.25,
         "d": True,
     }
+
+
+def test_every_document_is_an_object_with_its_schema_version_first(capsys):
+    import json
+
+    render.emit_json([1, 2])
+    render.emit_json({"x": 1})
+    first, second = capsys.readouterr().out.split("\n}\n")[:2]
+    assert json.loads(first + "}") == {"schema_version": 1, "items": [1, 2]}
+    assert list(json.loads(second + "}")) == ["schema_version", "x"]
