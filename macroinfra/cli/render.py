@@ -49,9 +49,10 @@ def err() -> Console:
 
 
 def to_data(value: Any) -> Any:
-    """Dataclasses, pydantic models, dates and paths as plain JSON values."""
+    """Dataclasses, pydantic models, dates and paths as plain JSON values; a duration is a
+    number of seconds, named so."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        data = {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        data = {_key(f): to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
         for name in getattr(type(value), "__json_properties__", ()):
             data[name] = to_data(getattr(value, name))
         return data
@@ -76,6 +77,14 @@ def to_data(value: Any) -> Any:
 
 
 SCHEMA_VERSION = 1  # of every --json document; raised when a key changes meaning or goes
+
+
+def _key(field: dataclasses.Field[Any]) -> str:
+    """A field's JSON key, with its unit: a duration (timedelta, given in seconds) is
+    `<name>_seconds`, whether or not it holds a value."""
+    if "timedelta" in str(field.type) and not field.name.endswith("_seconds"):
+        return f"{field.name}_seconds"
+    return field.name
 
 
 def emit_json(value: Any) -> None:

@@ -85,3 +85,20 @@ def test_every_document_is_an_object_with_its_schema_version_first(capsys):
     first, second = capsys.readouterr().out.split("\n}\n")[:2]
     assert json.loads(first + "}") == {"schema_version": 1, "items": [1, 2]}
     assert list(json.loads(second + "}")) == ["schema_version", "x"]
+
+
+def test_a_duration_is_given_in_seconds_and_its_key_says_so():
+    from dataclasses import dataclass
+    from datetime import timedelta
+
+    @dataclass
+    class Policy:
+        chunk_interval: timedelta | None
+        compress_after: timedelta | None
+        name: str
+
+    assert render.to_data(Policy(timedelta(days=30), None, "p")) == {
+        "chunk_interval_seconds": 2592000.0,
+        "compress_after_seconds": None,
+        "name": "p",
+    }
