@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from macroinfra.cli.context import get_app
-from macroinfra.cli.options import JsonOption, examples
+from macroinfra.cli.options import JsonOption, complete_tables, examples
 
 if TYPE_CHECKING:
     from macroinfra.timescale.contract import SchemaReport, TableReport
@@ -23,7 +23,12 @@ DIFFERS = "≠"
 
 
 TableArgument = Annotated[
-    str | None, typer.Argument(help="Only this table (default: every table).", show_default=False)
+    str | None,
+    typer.Argument(
+        help="Only this table (default: every table).",
+        show_default=False,
+        autocompletion=complete_tables,
+    ),
 ]
 
 
