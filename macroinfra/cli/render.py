@@ -198,6 +198,49 @@ def progress(description: str) -> Iterator[Callable[[str], None]]:
         yield lambda text: spinner.update(text)
 
 
+@contextmanager
+def rows_progress(
+    description: str, *, enabled: bool = True
+) -> Iterator[tuple[Callable[[str], None], Callable[[Any], None] | None]]:
+    """A bar per table with its rows (stderr), on a terminal unless --quiet or not `enabled`
+    (--json). Yields (say, on_rows): on_rows takes events with .table, .step, .steps, .rows,
+    .done; without a bar it is None and say prints plain status lines (or nothing, disabled)."""
+    console = err()
+    if not enabled or QUIET or not console.is_terminal:
+        yield (status if enabled else lambda _text: None), None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("{task.description:<16}"),
+        BarColumn(bar_width=20),
+        TextColumn("{task.fields[rows]:>12,} rows"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        tasks: dict[str, Any] = {}
+        rows: dict[str, int] = {}
+        overall = bar.add_task(description, total=None, rows=0)
+
+        def on_rows(event: Any) -> None:
+            if event.table not in tasks:
+                tasks[event.table] = bar.add_task(event.table, total=None, rows=0)
+            task = tasks[event.table]
+            if event.done:
+                bar.update(task, total=1, completed=1, rows=event.rows)
+            else:
+                bar.update(task, rows=event.rows)
+            rows[event.table] = event.rows
+            finished = sum(1 for t in bar.tasks if t.id != overall and t.finished)
+            bar.update(overall, total=event.steps, completed=finished, rows=sum(rows.values()))
+
+        def say(text: str) -> None:
+            bar.update(overall, description=text)
+
+        yield say, on_rows
+        bar.update(overall, description=description)
+
+
 def long_line(text: str, *, style: str | None = None) -> None:
     """A result line (stdout) that Rich never breaks: a terminal wraps it, a pipe keeps it whole."""
     out().print(text, style=style, markup=False, soft_wrap=True)

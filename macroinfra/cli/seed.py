@@ -50,13 +50,14 @@ def demo(
     from macroinfra.cli import render
     from macroinfra.data.demo import seed_demo
 
-    with render.progress("seeding the demo data") as say:
+    with render.rows_progress("seeding the demo data", enabled=not as_json) as (say, on_rows):
         result = seed_demo(
             get_app(ctx).db,
             years=years,
             instruments=instruments,
             end=end.date() if end else None,
             progress=say,
+            on_rows=on_rows,
         )
     render.emit(result, as_json=as_json, human=_human)
 
