@@ -155,6 +155,7 @@ def root(
     from macroinfra.errors import UsageError
 
     render.QUIET = quiet  # per invocation: tests run many in one process
+    render.VERBOSE = verbose
     ctx.obj = Invocation(env_file)
     ctx.call_on_close(ctx.obj.close)
     if quiet and verbose:

@@ -152,6 +152,7 @@ def line(text: str, *, style: str | None = None) -> None:
 
 
 QUIET = False  # --quiet: stderr carries errors only (no status lines, warnings or progress)
+VERBOSE = False  # --verbose: each step a line of its own, between the log lines (no spinner)
 
 
 def status(text: str) -> None:
@@ -191,7 +192,7 @@ def error(exc: MacroinfraError) -> None:
 def progress(description: str) -> Iterator[Callable[[str], None]]:
     """A spinner on a terminal (stderr); plain status lines otherwise. Yields an update()."""
     console = err()
-    if QUIET or not console.is_terminal:
+    if QUIET or VERBOSE or not console.is_terminal:
         yield status
         return
     with console.status(description) as spinner:
@@ -206,7 +207,7 @@ def rows_progress(
     (--json). Yields (say, on_rows): on_rows takes events with .table, .step, .steps, .rows,
     .done; without a bar it is None and say prints plain status lines (or nothing, disabled)."""
     console = err()
-    if not enabled or QUIET or not console.is_terminal:
+    if not enabled or QUIET or VERBOSE or not console.is_terminal:
         yield (status if enabled else lambda _text: None), None
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
