@@ -80,12 +80,8 @@ def _usage_error_as_json(exc: BaseException, args: list[str]) -> None:
     from macroinfra.cli import render
 
     command = getattr(getattr(exc, "ctx", None), "command_path", "macroinfra")
-    render.emit_error_json(
-        exc.format_message(),
-        f"see `{command} --help`",
-        [],
-        2,  # type: ignore[attr-defined]
-    )
+    message = exc.format_message()  # type: ignore[attr-defined]
+    render.emit_error_json(message, f"see `{command} --help`", [], 2)
 
 
 def _env_file_note(ctx: Any) -> None:

@@ -184,8 +184,15 @@ PORTAL_FAULT = 'cannot drop portal "" while it is being set up'
 JOB_ERROR_MAX = 300
 
 
-def _job_runs(conn: Any) -> list[tuple[Any, ...]]:
-    return conn.execute(JOB_RUNS_SQL).fetchall()
+def _job_runs(conn: Any) -> list[tuple[Any, ...]] | None:
+    """Every job's last run and latest error; None where the views cannot be read (an
+    extension too old to have job_errors, or a role not allowed to read them)."""
+    import psycopg
+
+    try:
+        return conn.execute(JOB_RUNS_SQL).fetchall()
+    except psycopg.Error:
+        return None
 
 
 def _jobs_check(runs: list[tuple[Any, ...]]) -> Check:

@@ -104,3 +104,32 @@ def test_the_portal_fault_is_named_as_the_server_s():
         f"job 1000 (policy_compression on market_data, 2 failures): {PORTAL_FAULT} (SQLSTATE XX000)"
     )
     assert "PostgreSQL 15.20" in check.hint
+
+
+def test_views_that_cannot_be_read_leave_out_the_job_check(migrated):
+    """A role that may not read the job views (or a server without them) still gets its
+    server check, with no job check rather than a failure."""
+    import time as clock
+
+    import psycopg
+    from pydantic import SecretStr
+
+    from macroinfra.probes import timescaledb
+    from macroinfra.probes.runner import Budget
+
+    with psycopg.connect(migrated.libpq_url, autocommit=True) as conn:
+        conn.execute("REVOKE USAGE ON SCHEMA timescaledb_information FROM PUBLIC")
+        conn.execute("CREATE ROLE nojobs LOGIN PASSWORD 'nojobs-pw'")
+    role = migrated.model_copy(
+        update={"postgres_user": "nojobs", "postgres_password": SecretStr("nojobs-pw")}
+    )
+    try:
+        checks = list(timescaledb.probe(role, Budget(clock.monotonic() + 5)))
+        assert [c.name for c in checks] == ["timescaledb"]
+        # The owner still reads them: the same database gets its job check.
+        owner = [c.name for c in timescaledb.probe(migrated, Budget(clock.monotonic() + 5))]
+        assert owner == ["timescaledb", "timescaledb: jobs"]
+    finally:
+        with psycopg.connect(migrated.libpq_url, autocommit=True) as conn:
+            conn.execute("GRANT USAGE ON SCHEMA timescaledb_information TO PUBLIC")
+            conn.execute("DROP ROLE nojobs")
