@@ -138,11 +138,17 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | No
         for name, value in cells:
             console.print(f"{name}: {value}", markup=False, soft_wrap=True)
         return
+    marked = columns[0] == ""  # a first column without a name marks its row (e.g. ≠)
     for row in cells:
         first, *rest = zip(columns, row, strict=True)
-        console.print(f"{first[0]}: {first[1]}", markup=False, soft_wrap=True, style="bold")
+        heading = f"{first[0]}: {first[1]}"
+        if marked:
+            (column, value), *rest = rest
+            heading = f"{first[1]} {column}: {value}".lstrip()
+        console.print(heading, markup=False, soft_wrap=True, style="bold")
         for column, value in rest:
             if value:
+                value = value.replace("\n", "\n    ")  # a value's own lines, under it
                 console.print(f"  {column}: {value}", markup=False, soft_wrap=True)
 
 

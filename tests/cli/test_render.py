@@ -62,6 +62,24 @@ def test_wider_rows_fold_into_a_record_per_row(console):
     ]
 
 
+def test_a_mark_column_folds_in_front_of_the_name_and_own_lines_stay_under_their_value(console):
+    c = console(40)
+    rows = [
+        ("≠", "chunk interval", "3 months (90 days)", "14 days"),
+        ("", "unique indexes", "include curve_date", "pk_curves (id, curve_date)\nuq_curves_key"),
+    ]
+    render.table(["", "curves", "declared", "actual"], rows)
+    assert _text(c).splitlines() == [
+        "≠ curves: chunk interval",
+        "  declared: 3 months (90 days)",
+        "  actual: 14 days",
+        "curves: unique indexes",
+        "  declared: include curve_date",
+        "  actual: pk_curves (id, curve_date)",
+        "    uq_curves_key",
+    ]
+
+
 def test_json_never_carries_a_nan_or_an_infinity(capsys):
     import json
     from decimal import Decimal
