@@ -218,6 +218,7 @@ def test_unknown_target_revision_is_refused_before_asking(db_cli, migrated):
     result = db_cli("migrate", "down", "--to", "nope", "--yes", "--json")
     assert result.exit_code == 2
     assert json.loads(result.stdout) == {
+        "schema_version": 1,
         "error": "unknown revision 'nope'",
         "hint": "see `macroinfra migrate history`; a revision of your own needs "
         "MACROINFRA_MIGRATIONS_DIR",
@@ -274,7 +275,7 @@ def test_autogenerate_finds_no_drift_after_upgrade(db_cli):
     assert db_cli("migrate").exit_code == 0
     result = db_cli("migrate", "check", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"drift": False, "differences": []}
+    assert json.loads(result.stdout) == {"schema_version": 1, "drift": False, "differences": []}
 
 
 def test_check_lists_drift_and_exits_1(db_cli, migrated):

@@ -173,7 +173,7 @@ def test_a_declared_hypertable_from_autogenerate_to_downgrade(team):
 
     check = team.run("migrate", "check", "--json")
     assert check.returncode == 0, check.stdout
-    assert json.loads(check.stdout) == {"drift": False, "differences": []}
+    assert json.loads(check.stdout) == {"schema_version": 1, "drift": False, "differences": []}
 
     again = team.json("migrate", "revision", "-m", "nothing new", "--autogenerate")
     assert again["written"] is False and again["operations"] == []

@@ -5,12 +5,23 @@ from __future__ import annotations
 import typer
 
 from macroinfra.cli.context import get_app
-from macroinfra.cli.options import JsonOption
+from macroinfra.cli.options import JsonOption, examples
 
-app = typer.Typer(help="Inspect configuration.", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect configuration.",
+    no_args_is_help=True,
+    epilog=examples("macroinfra config show", "macroinfra config show --json"),
+)
 
 
-@app.command("show")
+@app.command(
+    "show",
+    epilog=examples(
+        "macroinfra config show",
+        "macroinfra --env-file prod.env config show",
+        "macroinfra config show --json",
+    ),
+)
 def show(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
     """Every setting with its value and source, and the .env file read; secrets are shown as ***."""
     from pathlib import Path

@@ -9,13 +9,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from macroinfra.cli.context import get_app
-from macroinfra.cli.options import JsonOption, YesOption
+from macroinfra.cli.options import JsonOption, YesOption, examples
 
 if TYPE_CHECKING:
     from macroinfra.backup import DumpResult, RestoreResult, TableRows
 
 app = typer.Typer(
-    help="Dump the database, restore a dump, or open psql on it.", no_args_is_help=True
+    help="Dump the database, restore a dump, or open psql on it.",
+    no_args_is_help=True,
+    epilog=examples(
+        "macroinfra db dump backup.dump",
+        "macroinfra db restore backup.dump --yes",
+        "macroinfra db shell",
+    ),
 )
 
 FileArgument = Annotated[
@@ -23,7 +29,9 @@ FileArgument = Annotated[
 ]
 
 
-@app.command()
+@app.command(
+    epilog=examples("macroinfra db dump backup.dump", "macroinfra db dump backup.dump --compress 9")
+)
 def dump(
     ctx: typer.Context,
     file: FileArgument,
@@ -52,7 +60,9 @@ def dump(
     render.emit(result, as_json=as_json, human=_human_dump)
 
 
-@app.command()
+@app.command(
+    epilog=examples("macroinfra db restore backup.dump", "macroinfra db restore backup.dump --yes")
+)
 def restore(
     ctx: typer.Context, file: FileArgument, *, yes: YesOption = False, as_json: JsonOption = False
 ) -> None:
@@ -83,7 +93,12 @@ def restore(
     render.emit(result, as_json=as_json, human=_human_restore)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog=examples(
+        "macroinfra db shell", "macroinfra db shell -- -c 'select count(*) from macro_series'"
+    ),
+)
 def shell(
     ctx: typer.Context,
     psql_args: Annotated[

@@ -118,3 +118,60 @@ def confirm(question: str, *, yes: bool, what: str) -> None:
     sys.stderr.flush()
     if sys.stdin.readline().strip().lower() not in ("y", "yes"):
         raise OperationError("cancelled: nothing was changed")
+
+
+# -- shell completion: values the shell offers after TAB ----------------------------------------
+
+COMPLETION_TIMEOUT_S = 1.0  # a TAB that waits longer than this for the database offers nothing
+COMPLETION_LIMIT = 200
+
+
+def complete_tables(incomplete: str) -> list[str]:
+    """The declared tables (`schema show TABLE`), without asking the database."""
+    from macroinfra.timescale.spec import ALL_TABLES
+
+    return [t for t in ALL_TABLES if t.startswith(incomplete)]
+
+
+def complete_series(ctx: Any, param: Any, incomplete: str) -> list[str]:
+    """Series codes from the database (series_metadata) when it answers within
+    COMPLETION_TIMEOUT_S; nothing otherwise, and never a message: completion must not print."""
+    import threading
+
+    found: list[str] = []
+
+    def read() -> None:
+        try:
+            found.extend(series_codes(_completion_settings(ctx), incomplete))
+        except Exception:  # no settings, no server, no table: nothing to offer
+            found.clear()
+
+    worker = threading.Thread(target=read, daemon=True)
+    worker.start()
+    worker.join(COMPLETION_TIMEOUT_S)
+    return [] if worker.is_alive() else list(found)
+
+
+def _completion_settings(ctx: Any) -> Any:
+    from macroinfra.settings import load_settings
+
+    return load_settings(ctx.find_root().params.get("env_file"))
+
+
+def series_codes(settings: Any, prefix: str) -> list[str]:
+    """The series codes that start with `prefix`, in order (at most COMPLETION_LIMIT)."""
+    import psycopg
+
+    timeout_ms = int(COMPLETION_TIMEOUT_S * 1000)
+    with psycopg.connect(
+        settings.libpq_url,
+        connect_timeout=2,  # libpq's least; the caller's deadline is shorter
+        options=f"-c statement_timeout={timeout_ms}",
+        application_name="macroinfra completion",
+    ) as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT series_code FROM series_metadata"
+            " WHERE left(series_code, length(%(p)s)) = %(p)s ORDER BY 1 LIMIT %(n)s",
+            {"p": prefix, "n": COMPLETION_LIMIT},
+        ).fetchall()
+    return [code for (code,) in rows]

@@ -49,9 +49,10 @@ def err() -> Console:
 
 
 def to_data(value: Any) -> Any:
-    """Dataclasses, pydantic models, dates and paths as plain JSON values."""
+    """Dataclasses, pydantic models, dates and paths as plain JSON values; a duration is a
+    number of seconds, named so."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        data = {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        data = {_key(f): to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
         for name in getattr(type(value), "__json_properties__", ()):
             data[name] = to_data(getattr(value, name))
         return data
@@ -75,9 +76,35 @@ def to_data(value: Any) -> Any:
     return value
 
 
+SCHEMA_VERSION = 1  # of every --json document; raised when a key changes meaning or goes
+
+
+def _key(field: dataclasses.Field[Any]) -> str:
+    """A field's JSON key, with its unit: a duration (timedelta, given in seconds) is
+    `<name>_seconds`, whether or not it holds a value."""
+    if "timedelta" in str(field.type) and not field.name.endswith("_seconds"):
+        return f"{field.name}_seconds"
+    return field.name
+
+
 def emit_json(value: Any) -> None:
-    sys.stdout.write(
-        json.dumps(to_data(value), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """One JSON object on stdout, `schema_version` first (a list is given as its `items`)."""
+    data = to_data(value)
+    if not isinstance(data, dict):
+        data = {"items": data}
+    data = {"schema_version": SCHEMA_VERSION, **data}
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def emit_error_json(message: str, hint: str | None, problems: Sequence[str], code: int) -> None:
+    """The error document of a failed --json run (docs/json/error.schema.json)."""
+    emit_json(
+        {
+            "error": readable(message),
+            "hint": hint and readable(hint),
+            "problems": [readable(p) for p in problems],
+            "exit_code": code,
+        }
     )
 
 
@@ -111,11 +138,17 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | No
         for name, value in cells:
             console.print(f"{name}: {value}", markup=False, soft_wrap=True)
         return
+    marked = columns[0] == ""  # a first column without a name marks its row (e.g. ≠)
     for row in cells:
         first, *rest = zip(columns, row, strict=True)
-        console.print(f"{first[0]}: {first[1]}", markup=False, soft_wrap=True, style="bold")
+        heading = f"{first[0]}: {first[1]}"
+        if marked:
+            (column, value), *rest = rest
+            heading = f"{first[1]} {column}: {value}".lstrip()
+        console.print(heading, markup=False, soft_wrap=True, style="bold")
         for column, value in rest:
             if value:
+                value = value.replace("\n", "\n    ")  # a value's own lines, under it
                 console.print(f"  {column}: {value}", markup=False, soft_wrap=True)
 
 
@@ -125,6 +158,7 @@ def line(text: str, *, style: str | None = None) -> None:
 
 
 QUIET = False  # --quiet: stderr carries errors only (no status lines, warnings or progress)
+VERBOSE = False  # --verbose: each step a line of its own, between the log lines (no spinner)
 
 
 def status(text: str) -> None:
@@ -164,11 +198,54 @@ def error(exc: MacroinfraError) -> None:
 def progress(description: str) -> Iterator[Callable[[str], None]]:
     """A spinner on a terminal (stderr); plain status lines otherwise. Yields an update()."""
     console = err()
-    if QUIET or not console.is_terminal:
+    if QUIET or VERBOSE or not console.is_terminal:
         yield status
         return
     with console.status(description) as spinner:
         yield lambda text: spinner.update(text)
+
+
+@contextmanager
+def rows_progress(
+    description: str, *, enabled: bool = True
+) -> Iterator[tuple[Callable[[str], None], Callable[[Any], None] | None]]:
+    """A bar per table with its rows (stderr), on a terminal unless --quiet or not `enabled`
+    (--json). Yields (say, on_rows): on_rows takes events with .table, .step, .steps, .rows,
+    .done; without a bar it is None and say prints plain status lines (or nothing, disabled)."""
+    console = err()
+    if not enabled or QUIET or VERBOSE or not console.is_terminal:
+        yield (status if enabled else lambda _text: None), None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("{task.description:<16}"),
+        BarColumn(bar_width=20),
+        TextColumn("{task.fields[rows]:>12,} rows"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        tasks: dict[str, Any] = {}
+        rows: dict[str, int] = {}
+        overall = bar.add_task(description, total=None, rows=0)
+
+        def on_rows(event: Any) -> None:
+            if event.table not in tasks:
+                tasks[event.table] = bar.add_task(event.table, total=None, rows=0)
+            task = tasks[event.table]
+            if event.done:
+                bar.update(task, total=1, completed=1, rows=event.rows)
+            else:
+                bar.update(task, rows=event.rows)
+            rows[event.table] = event.rows
+            finished = sum(1 for t in bar.tasks if t.id != overall and t.finished)
+            bar.update(overall, total=event.steps, completed=finished, rows=sum(rows.values()))
+
+        def say(text: str) -> None:
+            bar.update(overall, description=text)
+
+        yield say, on_rows
+        bar.update(overall, description=description)
 
 
 def long_line(text: str, *, style: str | None = None) -> None:

@@ -7,23 +7,39 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from macroinfra.cli.context import get_app
-from macroinfra.cli.options import JsonOption
+from macroinfra.cli.options import JsonOption, complete_tables, examples
 
 if TYPE_CHECKING:
     from macroinfra.timescale.contract import SchemaReport, TableReport
     from macroinfra.timescale.inspect import HypertableInfo, JobInfo
 
-app = typer.Typer(help="Inspect the database schema.", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect the database schema.",
+    no_args_is_help=True,
+    epilog=examples("macroinfra schema show", "macroinfra schema show market_data"),
+)
 
 DIFFERS = "≠"
 
 
 TableArgument = Annotated[
-    str | None, typer.Argument(help="Only this table (default: every table).", show_default=False)
+    str | None,
+    typer.Argument(
+        help="Only this table (default: every table).",
+        show_default=False,
+        autocompletion=complete_tables,
+    ),
 ]
 
 
-@app.command("show")
+@app.command(
+    "show",
+    epilog=examples(
+        "macroinfra schema show",
+        "macroinfra schema show market_data",
+        "macroinfra schema show --json",
+    ),
+)
 def show(ctx: typer.Context, table: TableArgument = None, *, as_json: JsonOption = False) -> None:
     """Tables, hypertables, chunks, compression, policies, jobs and sizes, against the spec."""
     from macroinfra.cli import render

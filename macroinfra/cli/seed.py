@@ -8,15 +8,23 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from macroinfra.cli.context import get_app
-from macroinfra.cli.options import JsonOption
+from macroinfra.cli.options import JsonOption, examples
 
 if TYPE_CHECKING:
     from macroinfra.data.demo import SeedResult
 
-app = typer.Typer(help="Load data sets.", no_args_is_help=True)
+app = typer.Typer(
+    help="Load data sets.", no_args_is_help=True, epilog=examples("macroinfra seed demo")
+)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "macroinfra seed demo",
+        "macroinfra seed demo --years 2 --instruments 5",
+        "macroinfra seed demo --end 2024-12-31 --json",
+    )
+)
 def demo(
     ctx: typer.Context,
     *,
@@ -42,13 +50,14 @@ def demo(
     from macroinfra.cli import render
     from macroinfra.data.demo import seed_demo
 
-    with render.progress("seeding the demo data") as say:
+    with render.rows_progress("seeding the demo data", enabled=not as_json) as (say, on_rows):
         result = seed_demo(
             get_app(ctx).db,
             years=years,
             instruments=instruments,
             end=end.date() if end else None,
             progress=say,
+            on_rows=on_rows,
         )
     render.emit(result, as_json=as_json, human=_human)
 

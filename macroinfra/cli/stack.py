@@ -17,6 +17,7 @@ from macroinfra.cli.options import (
     ServicesArgument,
     TimeoutOption,
     YesOption,
+    examples,
     json_when,
 )
 from macroinfra.services import ServiceName
@@ -296,6 +297,16 @@ def _human_status(status: StackStatus) -> None:
     )
 
 
+EXAMPLES = {
+    up: ("macroinfra up", "macroinfra up --runtime local", "macroinfra up timescaledb redis"),
+    down: ("macroinfra down", "macroinfra down --volumes --yes"),
+    ps: ("macroinfra ps", "macroinfra ps --json"),
+    logs: ("macroinfra logs timescaledb --tail 50", "macroinfra logs redis --follow"),
+    restart: ("macroinfra restart", "macroinfra restart redis --timeout 60"),
+    status: ("macroinfra status", "macroinfra status --env", "macroinfra status --json"),
+}
+
+
 def register(app: typer.Typer) -> None:
-    for command in (up, down, ps, logs, restart, status):
-        app.command()(command)
+    for command, invocations in EXAMPLES.items():
+        app.command(epilog=examples(*invocations))(command)

@@ -79,6 +79,7 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
         return
     try:
         server = edition.read_server(conn)
+        jobs = _job_runs(conn) if server.extension_version else None
     except psycopg.Error as exc:
         yield _fail(
             f"connected, but a query failed: {first_line(exc)}",
@@ -90,6 +91,8 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
     finally:
         conn.close()
     yield _server_check(settings, started, server)
+    if jobs is not None:
+        yield _jobs_check(jobs)
     if not server.is_utf8:
         yield _encoding_check(settings, server)
     if strict:
@@ -160,3 +163,85 @@ def _encoding_check(s: Settings, server: ServerInfo) -> Check:
 def _connection_failure(exc: BaseException, s: Settings, started: float) -> Check:
     error = connection_error(exc, s.postgres_host, s.postgres_port, s.postgres_user, s.postgres_db)
     return _fail(error.message, error.hint or ADDRESS_HINT, reason=error.reason, started=started)
+
+
+# -- background jobs: each one whose last run failed, with the error it failed with ----------
+
+JOB_RUNS_SQL = """
+SELECT s.job_id, j.proc_name, j.hypertable_name, s.last_run_status, s.total_failures,
+       e.sqlerrcode, e.err_message
+FROM timescaledb_information.job_stats s
+JOIN timescaledb_information.jobs j ON j.job_id = s.job_id
+LEFT JOIN LATERAL (
+    SELECT sqlerrcode, err_message FROM timescaledb_information.job_errors x
+    WHERE x.job_id = s.job_id ORDER BY x.finish_time DESC NULLS LAST LIMIT 1
+) e ON true
+ORDER BY s.job_id
+"""
+# A fault of the server, not of the job: PostgreSQL 15.20 with TimescaleDB 2.19 to 2.28 fails
+# every background job with it, while the same job run in a session works.
+PORTAL_FAULT = 'cannot drop portal "" while it is being set up'
+JOB_ERROR_MAX = 300
+
+
+def _job_runs(conn: Any) -> list[tuple[Any, ...]] | None:
+    """Every job's last run and latest error; None where the views cannot be read (an
+    extension too old to have job_errors, or a role not allowed to read them)."""
+    import psycopg
+
+    try:
+        return conn.execute(JOB_RUNS_SQL).fetchall()
+    except psycopg.Error:
+        return None
+
+
+def _jobs_check(runs: list[tuple[Any, ...]]) -> Check:
+    name = f"{SERVICE}: jobs"
+    failing = [r for r in runs if r[3] == "Failed"]
+    if not failing:
+        return ok(name, SERVICE, f"{len(runs)} background jobs ran, none failing", None)
+    problems = []
+    jobs = []
+    for job_id, proc, table, _, failures, code, message in failing:
+        error = " ".join((message or "no error recorded in job_errors").split())[:JOB_ERROR_MAX]
+        on = f" on {table}" if table else ""
+        count = f", {failures} failure{'s' if failures != 1 else ''}" if failures else ""
+        state = f" (SQLSTATE {code})" if code else ""
+        problems.append(f"job {job_id} ({proc}{on}{count}): {error}{state}")
+        jobs.append(
+            {
+                "job_id": job_id,
+                "proc_name": proc,
+                "hypertable": table,
+                "error": error,
+                "sqlstate": code,
+                "total_failures": failures,
+            }
+        )
+    what = problems[0] if len(problems) == 1 else f"{len(problems)} background jobs"
+    return warning(
+        name,
+        SERVICE,
+        f"last run failed: {what}",
+        _job_hint([j["error"] for j in jobs]),
+        reason="job_failed",
+        problems=tuple(problems) if len(problems) > 1 else (),
+        jobs=jobs,
+    )
+
+
+def _job_hint(errors: list[str]) -> str:
+    if any(PORTAL_FAULT in e for e in errors):
+        return (
+            "a fault of PostgreSQL 15.20 with TimescaleDB 2.19-2.28 (every background job "
+            "fails; `CALL run_job(<job_id>)` in psql works): use another PostgreSQL release"
+        )
+    if any(edition.APACHE in e and "license" in e for e in errors):
+        return (
+            "the job needs the Community edition of TimescaleDB (the timescale/timescaledb "
+            "image, or Timescale's own packages); this server runs the Apache edition"
+        )
+    return (
+        "fix its cause, then run it now with `CALL run_job(<job_id>)` in `macroinfra db shell`; "
+        "every failure: SELECT * FROM timescaledb_information.job_errors"
+    )

@@ -41,7 +41,8 @@ def test_healthy_stack_passes_with_the_apache_edition_as_a_warning(migrated_cli,
     for service in ("mongodb", "kafka", "minio"):
         assert by_name[service]["status"] == "skipped"
         assert by_name[service]["detail"] == "not provided by the local runtime"
-    assert list(by_name) == ["timescaledb", "redis", "mongodb", "kafka", "minio"]
+    names = ["timescaledb", "timescaledb: jobs", "redis", "mongodb", "kafka", "minio"]
+    assert list(by_name) == names
 
 
 def test_human_output_is_one_line_per_check_with_a_fix_under_problems(migrated_cli, migrated):
@@ -182,6 +183,7 @@ def test_all_five_services_answer_under_the_external_runtime(migrated_cli):
         result = migrated_cli("doctor", "--runtime", "external", "--json", env=env)
     assert result.exit_code == 0, result.output
     found = checks(result)
+    found.pop("timescaledb: jobs")  # its own tests: tests/cli/test_doctor_jobs.py
     assert [c["status"] for c in found.values()] == ["warning", "ok", "ok", "ok", "ok"]
     for secret in ("mongo-pass", "minio-pass"):
         assert secret not in result.output

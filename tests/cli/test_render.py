@@ -62,6 +62,24 @@ def test_wider_rows_fold_into_a_record_per_row(console):
     ]
 
 
+def test_a_mark_column_folds_in_front_of_the_name_and_own_lines_stay_under_their_value(console):
+    c = console(40)
+    rows = [
+        ("≠", "chunk interval", "3 months (90 days)", "14 days"),
+        ("", "unique indexes", "include curve_date", "pk_curves (id, curve_date)\nuq_curves_key"),
+    ]
+    render.table(["", "curves", "declared", "actual"], rows)
+    assert _text(c).splitlines() == [
+        "≠ curves: chunk interval",
+        "  declared: 3 months (90 days)",
+        "  actual: 14 days",
+        "curves: unique indexes",
+        "  declared: include curve_date",
+        "  actual: pk_curves (id, curve_date)",
+        "    uq_curves_key",
+    ]
+
+
 def test_json_never_carries_a_nan_or_an_infinity(capsys):
     import json
     from decimal import Decimal
@@ -69,8 +87,36 @@ def test_json_never_carries_a_nan_or_an_infinity(capsys):
     render.emit_json({"a": Decimal("NaN"), "b": float("inf"), "c": Decimal("1.25"), "d": True})
     text = capsys.readouterr().out
     assert json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard {c}")) == {
+        "schema_version": render.SCHEMA_VERSION,
         "a": None,
         "b": None,
         "c": 1.25,
         "d": True,
+    }
+
+
+def test_every_document_is_an_object_with_its_schema_version_first(capsys):
+    import json
+
+    render.emit_json([1, 2])
+    render.emit_json({"x": 1})
+    first, second = capsys.readouterr().out.split("\n}\n")[:2]
+    assert json.loads(first + "}") == {"schema_version": 1, "items": [1, 2]}
+    assert list(json.loads(second + "}")) == ["schema_version", "x"]
+
+
+def test_a_duration_is_given_in_seconds_and_its_key_says_so():
+    from dataclasses import dataclass
+    from datetime import timedelta
+
+    @dataclass
+    class Policy:
+        chunk_interval: timedelta | None
+        compress_after: timedelta | None
+        name: str
+
+    assert render.to_data(Policy(timedelta(days=30), None, "p")) == {
+        "chunk_interval_seconds": 2592000.0,
+        "compress_after_seconds": None,
+        "name": "p",
     }

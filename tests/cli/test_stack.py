@@ -155,6 +155,7 @@ def test_an_unhealthy_service_prints_its_logs_and_exits_1(cli, engine, env):
     assert result.exit_code == 1
     # Only the failure's own JSON document on stdout: no half a result before it.
     assert json.loads(result.stdout) == {
+        "schema_version": 1,
         "error": "redis unhealthy",
         "hint": "fix the cause above, then run `macroinfra up` again; `macroinfra logs SERVICE` "
         "shows more",

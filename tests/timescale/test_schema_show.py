@@ -71,7 +71,7 @@ def test_json_matches_timescaledbs_own_catalog(migrated):
         column, ctype, seconds = dims[name]
         assert hyper["time_column"] == column
         assert {"timestamp with time zone": "timestamptz"}.get(ctype, ctype) == hyper["time_type"]
-        assert hyper["chunk_interval"] == seconds
+        assert hyper["chunk_interval_seconds"] == seconds
         size, rows = sql_rows(
             migrated,
             "SELECT (SELECT total_bytes FROM hypertable_detailed_size(%s)), "

@@ -31,7 +31,16 @@ from macroinfra.timescale.spec import HYPERTABLES
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["MAX_INSTRUMENTS", "MAX_YEARS", "ORIGIN", "SOURCE", "SeedResult", "seed_demo"]
+__all__ = [
+    "MAX_INSTRUMENTS",
+    "MAX_YEARS",
+    "ORIGIN",
+    "SOURCE",
+    "TABLES",
+    "RowsLoaded",
+    "SeedResult",
+    "seed_demo",
+]
 
 SOURCE = "demo"
 SOURCE_DESCRIPTION = (
@@ -44,6 +53,53 @@ MAX_INSTRUMENTS = 500
 MAX_AHEAD = timedelta(days=366)
 
 Progress = Callable[[str], None]
+# The tables a seed loads, in the order it loads them.
+TABLES = ("data_sources", "instruments", "series_metadata", *(h.table for h in HYPERTABLES))
+ROWS_EVERY = 2000  # a RowsLoaded event every this many rows of a table
+
+
+@dataclass(frozen=True)
+class RowsLoaded:
+    """Where a seed is: `rows` of `table` (the `step`th of `steps`) offered to the database so
+    far; `done` once the table is loaded, with `inserted` then the rows that were new."""
+
+    table: str
+    step: int
+    steps: int
+    rows: int
+    done: bool = False
+    inserted: int | None = None
+
+
+OnRows = Callable[[RowsLoaded], None]
+
+
+class _Counted:
+    """`rows` as the loader reads them, reporting every ROWS_EVERY rows. Iterable again when
+    `rows` is (a list), so a load that is run again reads them again."""
+
+    def __init__(self, rows: Any, table: str, on_rows: OnRows) -> None:
+        self.rows, self.table, self.on_rows = rows, table, on_rows
+        self.step = TABLES.index(table) + 1
+
+    def event(self, rows: int, **done: Any) -> RowsLoaded:
+        return RowsLoaded(self.table, self.step, len(TABLES), rows, **done)
+
+    def __iter__(self) -> Iterator[Any]:
+        count = 0
+        self.on_rows(self.event(0))
+        for row in self.rows:
+            yield row
+            count += 1
+            if count % ROWS_EVERY == 0:
+                self.on_rows(self.event(count))
+
+
+def _load_counted(conn: Any, table: str, rows: Any, on_rows: OnRows, **kw: Any) -> LoadResult:
+    counted = _Counted(rows, table, on_rows)
+    result = load(conn, table, counted, **kw)
+    on_rows(counted.event(result.offered, done=True, inserted=result.inserted))
+    return result
 
 
 @dataclass(frozen=True)
@@ -72,10 +128,14 @@ def seed_demo(
     instruments: int = 20,
     end: date | None = None,
     progress: Progress | None = None,
+    on_rows: OnRows | None = None,
 ) -> SeedResult:
     """Load the demo data set for the `years` up to `end` (default: today, UTC), in one
     transaction. On the Community edition, then compress the chunks the compression policies
-    would compress, so compression shows at once."""
+    would compress, so compression shows at once.
+
+    `progress` hears each step in words; `on_rows` hears, per table in TABLES order, a
+    RowsLoaded with rows 0, then every ROWS_EVERY rows, then one with done=True."""
     today = datetime.now(UTC).date()
     end = end or today
     if not 1 <= years <= MAX_YEARS:
@@ -95,7 +155,10 @@ def seed_demo(
     with driver_connection(target) as conn:
         try:
             loads = transaction(
-                conn, lambda: _load_all(conn, window, catalog, say), doing, on_retry=say
+                conn,
+                lambda: _load_all(conn, window, catalog, say, on_rows or (lambda _event: None)),
+                doing,
+                on_retry=say,
             )
             compressed = transaction(
                 conn, lambda: _compress_due_chunks(conn, say), doing, on_retry=say
@@ -125,16 +188,19 @@ def _load_all(
     window: Window,
     catalog: list[markets.Instrument],
     say: Progress,
+    on_rows: OnRows,
 ) -> list[LoadResult]:
     say("loading reference data")
+    source = [{"name": SOURCE, "description": SOURCE_DESCRIPTION}]
     loads = [
-        load(conn, "data_sources", [{"name": SOURCE, "description": SOURCE_DESCRIPTION}]),
-        load(conn, "instruments", [i.row() for i in catalog]),
+        _load_counted(conn, "data_sources", source, on_rows),
+        _load_counted(conn, "instruments", [i.row() for i in catalog], on_rows),
     ]
     row = conn.execute("SELECT id FROM data_sources WHERE name = %s", (SOURCE,)).fetchone()
     assert row is not None  # loaded just above, or there already
     source_id = row[0]
-    loads.append(load(conn, "series_metadata", [s.metadata_row(source_id) for s in series.SERIES]))
+    metadata = [s.metadata_row(source_id) for s in series.SERIES]
+    loads.append(_load_counted(conn, "series_metadata", metadata, on_rows))
     instrument_ids = dict(
         conn.execute(
             "SELECT ticker, id FROM instruments WHERE ticker = ANY(%s)",
@@ -180,7 +246,7 @@ def _load_all(
     ]
     for table, columns, rows in steps:
         say(f"loading {table}")
-        loads.append(load(conn, table, rows(), columns=columns))
+        loads.append(_load_counted(conn, table, rows(), on_rows, columns=columns))
     return loads
 
 

@@ -10,6 +10,7 @@ half-made cluster, and the password never touches the disk.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import stat
@@ -221,6 +222,7 @@ class PostgresServer(LocalServer):
         extra: dict[str, Any] = {}
         if user is not None:
             extra = {"user": user.uid, "group": user.gid, "extra_groups": []}
+        logging.getLogger(__name__).debug("running %s", subprocess.list2cmdline(argv))
         stdin: int = subprocess.DEVNULL
         if secret is not None:
             stdin, writer = os.pipe()

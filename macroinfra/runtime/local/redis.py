@@ -4,6 +4,7 @@ that is how a pid in `redis.pid` is known to be ours."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -55,6 +56,7 @@ class RedisServer(LocalServer):
     def start(self, deadline: float, say: Progress) -> None:
         say(f"starting Redis on 127.0.0.1:{self.claim().port}")
         offset = log_size(self.log)
+        logging.getLogger(__name__).debug("running %s %s", self._executable(), self.conf)
         # Redis creates its log, pid, snapshot and append-only files with the umask it has.
         result = subprocess.run(
             [self._executable(), str(self.conf)],
