@@ -59,10 +59,16 @@ def connection_variables(
             "redis",
             "REDIS_URL",
             settings.redis_connection_url,
-            redacted["redis_url"],
+            redacted["redis_connection_url"],
             settings.redis_password is not None,
         ),
-        ("mongodb", "MONGO_URL", settings.mongo_connection_url, redacted["mongo_url"], True),
+        (
+            "mongodb",
+            "MONGO_URL",
+            settings.mongo_connection_url,
+            redacted["mongo_connection_url"],
+            True,
+        ),
         ("minio", "AWS_ENDPOINT_URL_S3", settings.minio_url, settings.minio_url, False),
         ("minio", "AWS_ACCESS_KEY_ID", settings.minio_root_user, settings.minio_root_user, False),
         (

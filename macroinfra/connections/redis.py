@@ -1,0 +1,90 @@
+"""Redis: REDIS_URL (redis:// or rediss://) into the parts, redis-py's connection arguments
+(TLS, ACL user), and the combinations that cannot work."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from macroinfra.connections.urls import disagreements, file_problem, split_url, variable
+
+if TYPE_CHECKING:
+    from macroinfra.settings import Settings
+
+SCHEMES = ("redis", "rediss")
+
+
+def _parse(url: str) -> dict[str, Any]:
+    parts = split_url(url, SCHEMES)
+    if parts.query:
+        raise ValueError(
+            "query parameters are not read: set REDIS_TLS_CA and the other REDIS_ variables"
+        )
+    fields: dict[str, Any] = {"redis_tls": parts.scheme == "rediss"}
+    if parts.host:
+        fields["redis_host"] = parts.host
+    if parts.port:
+        fields["redis_port"] = parts.port
+    if parts.username:
+        fields["redis_username"] = parts.username
+    if parts.password:
+        fields["redis_password"] = SecretStr(parts.password)
+    if parts.path:
+        if not parts.path.isdigit() or not 0 <= int(parts.path) <= 15:
+            raise ValueError("the path must be a database number from 0 to 15 (redis://host/0)")
+        fields["redis_db"] = int(parts.path)
+    return fields
+
+
+def url_fields(settings: Settings) -> dict[str, Any]:
+    if settings.redis_url is None:
+        return {}
+    try:
+        return _parse(settings.redis_url.get_secret_value())
+    except ValueError:
+        return {}
+
+
+def client_kwargs(settings: Settings) -> dict[str, Any]:
+    """redis-py's arguments for a connection (or a ConnectionPool) to the configured server.
+
+    With TLS, the server's certificate is verified against REDIS_TLS_CA (else the system's
+    store) and its name checked against REDIS_HOST."""
+    kwargs: dict[str, Any] = {
+        "host": settings.redis_host,
+        "port": settings.redis_port,
+        "db": settings.redis_db,
+        "username": settings.redis_username,
+        "password": settings.redis_password.get_secret_value() if settings.redis_password else None,
+    }
+    if settings.redis_tls:
+        import redis
+
+        kwargs |= {
+            "connection_class": redis.SSLConnection,
+            "ssl_cert_reqs": "required",
+            "ssl_check_hostname": True,
+            "ssl_ca_certs": str(settings.redis_tls_ca) if settings.redis_tls_ca else None,
+        }
+    return kwargs
+
+
+def problems(settings: Settings) -> list[str]:
+    out: list[str] = []
+    if settings.redis_url is not None:
+        try:
+            fields = _parse(settings.redis_url.get_secret_value())
+        except ValueError as exc:
+            return [f"{variable(settings, 'redis_url')}: {exc}"]
+        out += disagreements(settings, "redis_url", fields)
+    tls_var, ca_var = variable(settings, "redis_tls"), variable(settings, "redis_tls_ca")
+    if settings.redis_tls_ca is not None and not settings.redis_tls:
+        out.append(f"{ca_var} is set but {tls_var} is off: turn {tls_var} on or remove {ca_var}")
+    out += filter(None, [file_problem(settings, "redis_tls_ca", settings.redis_tls_ca)])
+    if settings.redis_username and settings.redis_password is None:
+        out.append(
+            f"{variable(settings, 'redis_username')} is set without "
+            f"{variable(settings, 'redis_password')}: an ACL user signs in with a password"
+        )
+    return out
