@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from macroinfra.settings import Settings
 
-SERVICES = ("postgres", "redis")
+SERVICES = ("local", "postgres", "redis")  # in order: a later one's URL fields win
 
 
 def _modules() -> list[ModuleType]:

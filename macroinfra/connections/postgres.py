@@ -99,6 +99,20 @@ def libpq_params(settings: Settings) -> dict[str, str]:
     return params
 
 
+def connect_kwargs(settings: Settings, **changes: Any) -> dict[str, Any]:
+    """psycopg.connect()'s keyword arguments for the configured server (password included:
+    never print them); `changes` replace any of them (dbname="postgres", ...)."""
+    kwargs: dict[str, Any] = {
+        "host": settings.postgres_host,
+        "port": settings.postgres_port,
+        "user": settings.postgres_user,
+        "password": settings.postgres_password.get_secret_value(),
+        "dbname": settings.postgres_db,
+        **libpq_params(settings),
+    }
+    return kwargs | changes
+
+
 def client_environment(settings: Settings) -> dict[str, str]:
     """PGSSLMODE & co. for pg_dump, pg_restore and psql (no secret: the password travels as
     PGPASSWORD, set by the caller)."""

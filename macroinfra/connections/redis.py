@@ -47,10 +47,9 @@ def url_fields(settings: Settings) -> dict[str, Any]:
 
 
 def client_kwargs(settings: Settings) -> dict[str, Any]:
-    """redis-py's arguments for a connection (or a ConnectionPool) to the configured server.
-
-    With TLS, the server's certificate is verified against REDIS_TLS_CA (else the system's
-    store) and its name checked against REDIS_HOST."""
+    """redis.Redis()'s arguments for the configured server (password included: never print
+    them). With TLS, the server's certificate is verified against REDIS_TLS_CA (else the
+    system's store) and its name checked against REDIS_HOST."""
     kwargs: dict[str, Any] = {
         "host": settings.redis_host,
         "port": settings.redis_port,
@@ -59,14 +58,22 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
         "password": settings.redis_password.get_secret_value() if settings.redis_password else None,
     }
     if settings.redis_tls:
-        import redis
-
         kwargs |= {
-            "connection_class": redis.SSLConnection,
+            "ssl": True,
             "ssl_cert_reqs": "required",
             "ssl_check_hostname": True,
             "ssl_ca_certs": str(settings.redis_tls_ca) if settings.redis_tls_ca else None,
         }
+    return kwargs
+
+
+def pool_kwargs(settings: Settings) -> dict[str, Any]:
+    """redis.ConnectionPool()'s arguments: the same, TLS as its connection class."""
+    kwargs = client_kwargs(settings)
+    if kwargs.pop("ssl", False):
+        import redis
+
+        kwargs["connection_class"] = redis.SSLConnection
     return kwargs
 
 

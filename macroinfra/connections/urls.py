@@ -88,6 +88,10 @@ def file_problem(settings: Settings, name: str, path: Path | None) -> str | None
     """A line when the file a setting names cannot be read."""
     if path is None:
         return None
+    from macroinfra.connections.local import local_ca
+
+    if settings.local_tls and path == local_ca(settings):
+        return None  # the local runtime's CA: its first start with TLS makes it
     if not path.is_file() or not os.access(path, os.R_OK):
         return f"{variable(settings, name)}: no readable file at {path}"
     return None
