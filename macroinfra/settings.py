@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from pydantic import (
     Field,
@@ -256,25 +256,14 @@ class Settings(BaseSettings):
         }
 
     def _pg_url(self, scheme: str, password: str) -> str:
-        from macroinfra.connections.postgres import libpq_params
+        from macroinfra.connections.postgres import build_url
 
-        user = quote(self.postgres_user, safe="")
-        pw = password if password == REDACTED else quote(password, safe="")
-        query = urlencode(libpq_params(self))
-        return (
-            f"{scheme}://{user}:{pw}@{_host(self.postgres_host)}:{self.postgres_port}/"
-            f"{quote(self.postgres_db, safe='')}" + (f"?{query}" if query else "")
-        )
+        return build_url(self, scheme, password)
 
     def _redis_url(self, password: str | None) -> str:
-        # Redis 6+ names the password-only user `default`; redis-cli reads an empty name as a
-        # user called '' and fails, so the URL names it.
-        auth = ""
-        if password:
-            pw = password if password == REDACTED else quote(password, safe="")
-            auth = f"{quote(self.redis_username or 'default', safe='')}:{pw}@"
-        scheme = "rediss" if self.redis_tls else "redis"
-        return f"{scheme}://{auth}{_host(self.redis_host)}:{self.redis_port}/{self.redis_db}"
+        from macroinfra.connections.redis import build_url
+
+        return build_url(self, password)
 
     def _mongo_url(self, password: str) -> str:
         user = quote(self.mongo_user, safe="")

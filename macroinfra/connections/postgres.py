@@ -6,10 +6,17 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 from pydantic import SecretStr
 
-from macroinfra.connections.urls import disagreements, file_problem, split_url, variable
+from macroinfra.connections.urls import (
+    disagreements,
+    file_problem,
+    split_url,
+    url_host,
+    variable,
+)
 
 if TYPE_CHECKING:
     from macroinfra.settings import Settings
@@ -65,6 +72,21 @@ def _parse(url: str) -> tuple[dict[str, Any], dict[str, str]]:
                 "has a query parameter that libpq does not know: " + ", ".join(sorted(extras))
             ) from None
     return fields, extras
+
+
+def build_url(settings: Settings, scheme: str, password: str) -> str:
+    """The URL of the configured database: `scheme` (postgresql, postgresql+psycopg, ...), the
+    password as given (REDACTED for display), the TLS parameters as query parameters."""
+    from macroinfra.redaction import REDACTED
+
+    s = settings
+    user = quote(s.postgres_user, safe="")
+    pw = password if password == REDACTED else quote(password, safe="")
+    query = urlencode(libpq_params(s))
+    return (
+        f"{scheme}://{user}:{pw}@{url_host(s.postgres_host)}:{s.postgres_port}/"
+        f"{quote(s.postgres_db, safe='')}" + (f"?{query}" if query else "")
+    )
 
 
 def url_fields(settings: Settings) -> dict[str, Any]:

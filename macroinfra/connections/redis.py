@@ -3,25 +3,36 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 from pydantic import SecretStr
 
-from macroinfra.connections.urls import disagreements, file_problem, split_url, variable
+from macroinfra.connections.urls import (
+    disagreements,
+    file_problem,
+    split_url,
+    url_host,
+    variable,
+)
 
 if TYPE_CHECKING:
     from macroinfra.settings import Settings
 
 SCHEMES = ("redis", "rediss")
+CA_PARAMETER = "ssl_ca_certs"  # redis-py's name, which its from_url() passes on
 
 
 def _parse(url: str) -> dict[str, Any]:
     parts = split_url(url, SCHEMES)
-    if parts.query:
+    if set(parts.query) - {CA_PARAMETER}:
         raise ValueError(
-            "query parameters are not read: set REDIS_TLS_CA and the other REDIS_ variables"
+            f"only the query parameter {CA_PARAMETER} is read: set the other REDIS_ variables"
         )
     fields: dict[str, Any] = {"redis_tls": parts.scheme == "rediss"}
+    if CA_PARAMETER in parts.query:
+        fields["redis_tls_ca"] = Path(parts.query[CA_PARAMETER])
     if parts.host:
         fields["redis_host"] = parts.host
     if parts.port:
@@ -35,6 +46,24 @@ def _parse(url: str) -> dict[str, Any]:
             raise ValueError("the path must be a database number from 0 to 15 (redis://host/0)")
         fields["redis_db"] = int(parts.path)
     return fields
+
+
+def build_url(settings: Settings, password: str | None) -> str:
+    """redis:// or rediss:// with the ACL user (Redis 6+ names the password-only user
+    `default`; redis-cli reads an empty name as a user called '' and fails, so the URL names
+    it), and the CA as redis-py's `ssl_ca_certs` query parameter."""
+    from macroinfra.redaction import REDACTED
+
+    s = settings
+    auth = ""
+    if password:
+        pw = password if password == REDACTED else quote(password, safe="")
+        auth = f"{quote(s.redis_username or 'default', safe='')}:{pw}@"
+    scheme = "rediss" if s.redis_tls else "redis"
+    url = f"{scheme}://{auth}{url_host(s.redis_host)}:{s.redis_port}/{s.redis_db}"
+    if s.redis_tls and s.redis_tls_ca is not None:
+        url += "?" + urlencode({CA_PARAMETER: str(s.redis_tls_ca)})
+    return url
 
 
 def url_fields(settings: Settings) -> dict[str, Any]:

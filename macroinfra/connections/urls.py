@@ -95,3 +95,8 @@ def file_problem(settings: Settings, name: str, path: Path | None) -> str | None
     if not path.is_file() or not os.access(path, os.R_OK):
         return f"{variable(settings, name)}: no readable file at {path}"
     return None
+
+
+def url_host(host: str) -> str:
+    """A host as a URL holds it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
