@@ -194,7 +194,9 @@ def _tls_check(s: Settings, budget: Budget) -> Check | None:
     except OSError as exc:
         return _warn(f"TLS in use, but its certificate could not be read: {exc}", ADDRESS_HINT,
                      reason="tls_unread")  # fmt: skip
-    verifies = s.postgres_sslmode in ("verify-ca", "verify-full")
+    # With a CA file, libpq checks the chain under sslmode=require too (as verify-ca does).
+    mode, ca = s.postgres_sslmode, s.postgres_sslrootcert
+    verifies = mode in ("verify-ca", "verify-full") or (mode == "require" and ca is not None)
     return tls_check(SERVICE, where, peer, client_verifies=verifies, verify_hint=_verify_hint(s))
 
 
