@@ -26,7 +26,8 @@ def tls_certs() -> Iterator[CertSet]:
 
 @pytest.fixture(scope="session")
 def tls_stack() -> Iterator[Settings]:
-    """PostgreSQL (ssl on) and Redis (TLS only, an ACL user `app`) of the local runtime,
+    """PostgreSQL (ssl on, and a connection without it refused, so that every client that
+    works is known to speak TLS) and Redis (TLS only, an ACL user `app`) of the local runtime,
     verified by the clients against the runtime's own CA."""
     from macroinfra.runtime.local import LocalRuntime
     from macroinfra.settings import load_settings
@@ -46,7 +47,34 @@ def tls_stack() -> Iterator[Settings]:
     runtime = LocalRuntime(settings)
     runtime.up(timeout=60)
     try:
+        _refuse_plaintext(settings)
         yield settings
     finally:
         runtime.down(volumes=True)
         shutil.rmtree(state, ignore_errors=True)
+
+
+def _refuse_plaintext(settings: Settings) -> None:
+    """pg_hba.conf refuses every connection without TLS (then a reload, and a wait until a
+    plain connection is refused)."""
+    import os
+    import signal
+    import time
+
+    import psycopg
+
+    from macroinfra.connections.postgres import connect_kwargs
+
+    data = Path(settings.state_dir) / "postgres"
+    hba = data / "pg_hba.conf"
+    hba.write_text("hostnossl all all all reject\n" + hba.read_text())
+    os.kill(int((data / "postmaster.pid").read_text().splitlines()[0]), signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            psycopg.connect(**connect_kwargs(settings, sslmode="disable")).close()
+        except psycopg.OperationalError as exc:
+            assert "no encryption" in str(exc), exc
+            return
+        assert time.monotonic() < deadline, "pg_hba.conf was not reloaded"
+        time.sleep(0.05)

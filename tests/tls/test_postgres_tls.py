@@ -117,11 +117,34 @@ def test_sslmode_require_is_encrypted_but_reported_unverified(tls_stack):
     assert "POSTGRES_SSLMODE=verify-full" in tls["hint"]
 
 
-def test_sslmode_disable_is_not_encrypted(tls_stack):
+def test_sslmode_disable_is_refused_by_this_server_and_said_so(tls_stack):
     env = {**UNCHECKED, "POSTGRES_SSLMODE": "disable"}
-    _, checks, _ = doctor(tls_stack, **env)
-    assert checks["timescaledb"]["info"]["encrypted"] is False
+    code, checks, _ = doctor(tls_stack, **env)
+    assert code == 1 and "no encryption" in checks["timescaledb"]["detail"]
     assert "timescaledb: tls" not in checks
+
+
+def test_a_server_without_tls_is_reported_not_encrypted(stack_settings):
+    _, checks, _ = doctor(stack_settings)
+    main = checks["timescaledb"]
+    assert main["info"]["encrypted"] is False and main["detail"].endswith(", not encrypted")
+    assert "timescaledb: tls" not in checks
+
+
+def test_require_against_a_server_without_tls_says_so(stack_settings):
+    code, checks, _ = doctor(stack_settings, POSTGRES_SSLMODE="require")
+    main = checks["timescaledb"]
+    assert code == 1 and main["reason"] == "tls"
+    assert "does not offer TLS" in main["detail"]
+
+
+def test_a_dump_goes_over_tls(tls_database, tmp_path):
+    cli = Cli(tls_database)
+    assert cli("migrate").exit_code == 0
+    file = tmp_path / "tls.dump"
+    dumped = cli("db", "dump", str(file), "--json")
+    assert dumped.exit_code == 0, dumped.output  # plain connections are refused here
+    assert file.stat().st_size > 0
 
 
 def test_migrate_seed_schema_and_loader_work_over_tls_and_honour_the_ca(tls_database, tls_certs):
