@@ -273,3 +273,35 @@ def test_local_tls_makes_the_clients_verify_the_local_ca(monkeypatch, tmp_path):
     assert (s.redis_tls, s.redis_tls_ca) == (True, ca)
     monkeypatch.setenv("POSTGRES_SSLMODE", "require")
     assert load_settings(None).postgres_sslmode == "require"  # an explicit setting wins
+
+
+CONNECTION_VARIABLES = [
+    "POSTGRES_SSLMODE",
+    "POSTGRES_SSLROOTCERT",
+    "POSTGRES_SSLCERT",
+    "POSTGRES_SSLKEY",
+    "DATABASE_URL",
+    "REDIS_USERNAME",
+    "REDIS_TLS",
+    "REDIS_TLS_CA",
+    "REDIS_URL",
+    "MACROINFRA_LOCAL_TLS",
+    "POSTGRES_PASSWORD_FILE",
+]
+
+
+@pytest.mark.parametrize("document", [".env.example", "README.md"])
+def test_the_connection_variables_are_documented(document):
+    text = (Path(__file__).parent.parent / document).read_text()
+    assert [v for v in CONNECTION_VARIABLES if v not in text] == []
+
+
+def test_env_example_examples_are_valid_settings(tmp_path):
+    example = (Path(__file__).parent.parent / ".env.example").read_text()
+    lines = [ln.removeprefix("# ") for ln in example.splitlines()]
+    urls = [ln for ln in lines if ln.startswith(("DATABASE_URL=", "REDIS_URL="))]
+    env_file = tmp_path / ".env"
+    env_file.write_text("\n".join(urls) + "\n")
+    with pytest.raises(ConfigError) as info:  # its CA path is a placeholder: only that
+        load_settings(env_file)
+    assert info.value.problems == ["POSTGRES_SSLROOTCERT: no readable file at /path/to/ca.crt"]
