@@ -319,3 +319,14 @@ def test_config_show_names_the_url_as_the_source_of_the_parts_it_gave(cli):
     assert rows["POSTGRES_USER"]["source"] == "environment"
     assert rows["REDIS_PORT"]["source"] == "default"
     assert SECRET not in result.output and QUOTED not in result.output
+
+
+def test_a_secret_query_parameter_of_database_url_is_redacted_when_shown(cli):
+    url = f"postgresql://u:{QUOTED}@127.0.0.1/db?sslpassword=keypass-{QUOTED}"
+    result = cli("config", "show", "--json", env={"DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.stdout)["settings"]}
+    assert rows["sync_database_url"]["value"].endswith("/db?sslpassword=***")
+    assert "keypass" not in result.output and QUOTED not in result.output
+    settings = load_settings(None, database_url=url)
+    assert make_url(settings.sync_database_url).query["sslpassword"] == f"keypass-{SECRET}"
