@@ -330,3 +330,17 @@ def test_a_secret_query_parameter_of_database_url_is_redacted_when_shown(cli):
     assert "keypass" not in result.output and QUOTED not in result.output
     settings = load_settings(None, database_url=url)
     assert make_url(settings.sync_database_url).query["sslpassword"] == f"keypass-{SECRET}"
+
+
+def test_pg_clients_get_the_tls_settings_in_their_environment_not_their_command_line(tmp_path):
+    from macroinfra.backup.clients import connection_env
+
+    ca = tmp_path / "ca.crt"
+    ca.write_text("x")
+    settings = load_settings(None, postgres_sslmode="verify-full", postgres_sslrootcert=ca,
+                             postgres_password=SECRET)  # fmt: skip
+    env = connection_env(settings)
+    assert (env["PGSSLMODE"], env["PGSSLROOTCERT"]) == ("verify-full", str(ca))
+    assert env["PGPASSWORD"] == SECRET
+    inside = connection_env(settings, inside_container=True)  # the host's files are not there
+    assert "PGSSLMODE" not in inside and "PGSSLROOTCERT" not in inside
