@@ -55,7 +55,7 @@ def test_verify_full_with_the_right_ca_passes_and_reports_the_tls(tls_stack):
     assert tls["status"] == "ok", tls
     assert tls["info"]["verified"] is True and tls["info"]["protocol"].startswith("TLSv1.")
     assert 300 < tls["info"]["days_left"] <= 397
-    assert code == (0 if main["status"] != "failed" else 1)
+    assert code == 0  # its database is not migrated: a warning
 
 
 def test_the_connection_is_encrypted_in_the_server_view(tls_stack):
