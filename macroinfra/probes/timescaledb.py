@@ -20,6 +20,8 @@ from macroinfra.probes.runner import Budget
 from macroinfra.timescale import edition
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from macroinfra.settings import Settings
     from macroinfra.timescale.edition import ServerInfo
 
@@ -55,18 +57,17 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
 
     s = settings
     started = time.monotonic()
+    from macroinfra.connections.postgres import connect_kwargs
+
+    peer = _start_peer(s, budget)
     try:
         conn = psycopg.connect(
-            host=s.postgres_host,
-            port=s.postgres_port,
-            user=s.postgres_user,
-            password=s.postgres_password.get_secret_value(),
-            dbname=s.postgres_db,
+            **connect_kwargs(s),
             autocommit=True,
             **_bounded(settings, budget).connect_args,  # psycopg only: no engine is built
         )
     except psycopg.Error as exc:
-        yield _connection_failure(exc, settings, started)
+        yield _connection_failure(exc, settings, started, peer)
         if strict:
             yield failed(
                 "schema",
@@ -77,6 +78,7 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
                 group=Group.SCHEMA,
             )
         return
+    encrypted = bool(conn.pgconn.ssl_in_use)
     try:
         server = edition.read_server(conn)
         jobs = _job_runs(conn) if server.extension_version else None
@@ -90,7 +92,10 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
         return
     finally:
         conn.close()
-    yield _server_check(settings, started, server)
+    tls = _tls_check(settings, budget, peer) if encrypted and peer is not None else None
+    yield _with_encryption(settings, _server_check(settings, started, server), encrypted, tls)
+    if tls is not None:
+        yield tls
     if jobs is not None:
         yield _jobs_check(jobs)
     if not server.is_utf8:
@@ -160,8 +165,12 @@ def _encoding_check(s: Settings, server: ServerInfo) -> Check:
     )
 
 
-def _connection_failure(exc: BaseException, s: Settings, started: float) -> Check:
+def _connection_failure(
+    exc: BaseException, s: Settings, started: float, peer: Future[Any] | None = None
+) -> Check:
     error = connection_error(exc, s.postgres_host, s.postgres_port, s.postgres_user, s.postgres_db)
+    if error.reason == "tls" and peer is not None:
+        return _tls_failure(s, peer, error.message, error.hint)
     return _fail(error.message, error.hint or ADDRESS_HINT, reason=error.reason, started=started)
 
 
@@ -245,3 +254,73 @@ def _job_hint(errors: list[str]) -> str:
         "fix its cause, then run it now with `CALL run_job(<job_id>)` in `macroinfra db shell`; "
         "every failure: SELECT * FROM timescaledb_information.job_errors"
     )
+
+
+# -- TLS ---------------------------------------------------------------------------------------
+
+
+def _start_peer(s: Settings, budget: Budget) -> Future[Any] | None:
+    """The server's certificate, read by a handshake of our own (libpq does not hand it out)
+    in a thread beside libpq's connection, so that the two take the time of one."""
+    if s.postgres_sslmode == "disable":
+        return None
+    from concurrent.futures import ThreadPoolExecutor
+
+    from macroinfra.connections.tls import inspect_peer
+
+    where, timeout = (s.postgres_host, s.postgres_port), budget.client_timeout()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="macroinfra-tls")
+    try:
+        return pool.submit(inspect_peer, *where, s.postgres_sslrootcert, timeout, postgres=True)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _verify_hint(s: Settings) -> str:
+    return "set POSTGRES_SSLMODE=verify-full and POSTGRES_SSLROOTCERT to the CA that signed it"
+
+
+def _tls_check(s: Settings, budget: Budget, future: Future[Any]) -> Check | None:
+    """The certificate of the server libpq just reached over TLS (libpq does not hand it out)."""
+    from macroinfra.probes.tls import tls_check
+
+    where = f"{s.postgres_host}:{s.postgres_port}"
+    try:
+        peer = future.result(timeout=budget.client_timeout())
+    except (OSError, TimeoutError) as exc:
+        return _warn(f"TLS in use, but its certificate could not be read: {exc}", ADDRESS_HINT,
+                     reason="tls_unread")  # fmt: skip
+    # With a CA file, libpq checks the chain under sslmode=require too (as verify-ca does).
+    mode, ca = s.postgres_sslmode, s.postgres_sslrootcert
+    verifies = mode in ("verify-ca", "verify-full") or (mode == "require" and ca is not None)
+    return tls_check(SERVICE, where, peer, client_verifies=verifies, verify_hint=_verify_hint(s))
+
+
+def _tls_failure(s: Settings, future: Future[Any], message: str, hint: str | None) -> Check:
+    """libpq refused the server's certificate: say what is wrong with it."""
+    from macroinfra.probes.tls import handshake_failure
+
+    where = f"{s.postgres_host}:{s.postgres_port}"
+    try:
+        peer = future.result()  # bounded by its own socket timeout
+    except OSError:
+        peer = None
+    if peer is None or not peer.encrypted or peer.problem is None:
+        return _fail(
+            message, hint or "check POSTGRES_SSLMODE and POSTGRES_SSLROOTCERT", reason="tls"
+        )
+    ca = s.postgres_sslrootcert
+    return handshake_failure(SERVICE, where, peer, "POSTGRES_SSLROOTCERT", ca)
+
+
+def _with_encryption(s: Settings, check: Check, encrypted: bool, tls: Check | None) -> Check:
+    """The check saying whether its connection was encrypted: in its info always, in its
+    line when it was, or when it was not and the server is on another machine."""
+    from dataclasses import replace
+
+    from macroinfra.connections.tls import is_loopback
+
+    protocol = tls.info.get("protocol") if tls is not None else None
+    plain = "" if encrypted or is_loopback(s.postgres_host) else ", not encrypted"
+    suffix = f", over {protocol}" if protocol else plain
+    return replace(check, detail=check.detail + suffix, info={**check.info, "encrypted": encrypted})
