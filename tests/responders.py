@@ -82,6 +82,9 @@ class _TcpServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
+            # As the real servers do: without it, a reply written after TLS 1.3's session
+            # tickets waits for the client's delayed ACK.
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.connections.append(conn)
             threading.Thread(target=self._serve_safely, args=(conn,), daemon=True).start()
 
@@ -419,6 +422,7 @@ class FakeMinioServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def setup(self) -> None:
                 if tls is not None:

@@ -44,7 +44,7 @@ def test_live_and_a_signed_bucket_request():
 def test_the_signature_check_of_the_responder_rejects_a_changed_request():
     with FakeMinioServer(USER, SECRET, {BUCKET}) as server:
         probe(server.port)
-    head = server.requests[1]
+    head = server.requests[0]
     assert not server.signature_valid("HEAD", "/other-bucket", head["headers"])
     assert not server.signature_valid("GET", head["path"], head["headers"])
 

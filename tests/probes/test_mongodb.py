@@ -37,7 +37,7 @@ def test_wrong_password_is_an_authentication_failure():
         report, check = probe(server.port, password="not-the-password")
     assert not report.ok
     assert (check.status, check.reason) == ("failed", "auth")
-    assert check.hint == "check MONGO_USER and MONGO_PASSWORD"
+    assert check.hint == "check MONGO_USER, MONGO_PASSWORD and MONGO_AUTH_SOURCE (or MONGO_URL)"
     assert ("ping", True) not in server.commands
     assert "not-the-password" not in repr(report)
 
