@@ -31,7 +31,7 @@ def test_live_and_a_signed_bucket_request():
     with FakeMinioServer(USER, SECRET, {BUCKET}) as server:
         check = probe(server.port)
     assert check.status == "ok", check
-    live, head = server.requests
+    head, live = server.requests
     assert (live["method"], live["path"]) == ("GET", "/minio/health/live")
     assert "authorization" not in live["headers"]
     assert (head["method"], head["path"]) == ("HEAD", f"/{BUCKET}")
