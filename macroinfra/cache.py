@@ -23,8 +23,10 @@ class Cache:
         if self._client is None:
             import redis
 
-            self._pool = redis.ConnectionPool.from_url(
-                self.settings.redis_connection_url,
+            from macroinfra.connections.redis import pool_kwargs
+
+            self._pool = redis.ConnectionPool(
+                **pool_kwargs(self.settings),
                 max_connections=self.settings.redis_max_connections,
                 decode_responses=True,
                 socket_connect_timeout=SOCKET_TIMEOUT_S,

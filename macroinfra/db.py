@@ -26,7 +26,7 @@ ADDRESS_HINT = "check that POSTGRES_HOST/POSTGRES_PORT point at PostgreSQL"
 START_HINT = "start it with `macroinfra up`, or set POSTGRES_HOST/POSTGRES_PORT"
 
 # Why a connection to PostgreSQL failed, for code to branch on (the message is for people).
-FailureReason = Literal["refused", "timeout", "auth", "no_database", "other"]
+FailureReason = Literal["refused", "timeout", "auth", "no_database", "tls", "other"]
 
 
 class Database:
@@ -198,6 +198,8 @@ def connection_error(
             reason="no_database",
             hint="create it (`macroinfra up` does), or set POSTGRES_DB to an existing database",
         )
+    if tls := _tls_failure(lower, where):
+        return tls
     if "timeout" in lower or "timed out" in lower:
         return ConnectionFailed(
             f"PostgreSQL at {where} did not answer in time",
@@ -214,3 +216,32 @@ def connection_error(
     return ConnectionFailed(
         f"cannot connect to PostgreSQL at {where}: {first}", reason="other", hint=ADDRESS_HINT
     )
+
+
+def _tls_failure(lower: str, where: str) -> ConnectionFailed | None:
+    """libpq's TLS failures, each as what is wrong and what to set."""
+    if "does not match host name" in lower:
+        return ConnectionFailed(
+            f"the certificate of PostgreSQL at {where} is not for this host name",
+            reason="tls",
+            hint="connect by a name the certificate holds (POSTGRES_HOST), or reissue it",
+        )
+    if "certificate verify failed" in lower or "certificate has expired" in lower:
+        return ConnectionFailed(
+            f"the certificate of PostgreSQL at {where} does not verify",
+            reason="tls",
+            hint="set POSTGRES_SSLROOTCERT to the CA that signed it, or renew an expired one",
+        )
+    if "server does not support ssl" in lower:
+        return ConnectionFailed(
+            f"PostgreSQL at {where} does not offer TLS, and POSTGRES_SSLMODE requires it",
+            reason="tls",
+            hint="turn ssl on in the server, or lower POSTGRES_SSLMODE (not on a network)",
+        )
+    if "root certificate file" in lower or "could not read certificate" in lower:
+        return ConnectionFailed(
+            f"cannot use the TLS files for PostgreSQL at {where}",
+            reason="tls",
+            hint="check POSTGRES_SSLROOTCERT, POSTGRES_SSLCERT and POSTGRES_SSLKEY",
+        )
+    return None

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -26,7 +33,16 @@ from macroinfra.envfile import ENV_FILE_VARIABLE, EnvFileSource
 from macroinfra.errors import ConfigError
 from macroinfra.redaction import REDACTED
 from macroinfra.services import RuntimeName
-from macroinfra.settings_sources import BUILD, Origins, Recorded, variable
+from macroinfra.settings_sources import (
+    BUILD,
+    FILE_SUFFIX,
+    Origins,
+    Recorded,
+    SecretFiles,
+    near_misses,
+    secret_fields,
+    variable,
+)
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -81,7 +97,8 @@ class Settings(BaseSettings):
         warns about a line it cannot parse."""
         flags = init_settings.init_kwargs if isinstance(init_settings, InitSettingsSource) else {}
         env_file = EnvFileSource(settings_cls, flags.get(ENV_FILE_VARIABLE))
-        return tuple(Recorded(source) for source in (init_settings, env_settings, env_file))
+        files = SecretFiles(settings_cls, env_file)
+        return tuple(Recorded(s) for s in (init_settings, env_settings, env_file, files))
 
     # TimescaleDB / PostgreSQL
     postgres_host: str = "127.0.0.1"
@@ -190,8 +207,18 @@ class Settings(BaseSettings):
             split_host_port(server)
         return value
 
-    # -- computed URLs: plain properties, so no repr() or model_dump() carries a secret ----
-    # (secrets included: never print these, print `redacted_urls()`)
+    @model_validator(mode="after")
+    def _from_urls(self) -> Settings:
+        """DATABASE_URL, REDIS_URL, ... fill the parts not set explicitly, written to __dict__
+        so that model_fields_set keeps only what the user set (see `connections.problems`)."""
+        from macroinfra import connections
+
+        for name, value in connections.url_fields(self).items():
+            if name not in self.model_fields_set:
+                self.__dict__[name] = value
+        return self
+
+    # -- computed URLs (secrets included: never print these, print `redacted_urls()`) --------
 
     @property
     def sync_database_url(self) -> str:
@@ -223,27 +250,20 @@ class Settings(BaseSettings):
         return {
             "sync_database_url": self._pg_url("postgresql+psycopg", REDACTED),
             "async_database_url": self._pg_url("postgresql+psycopg_async", REDACTED),
-            "redis_url": self._redis_url(REDACTED if self.redis_password else None),
-            "mongo_url": self._mongo_url(REDACTED),
+            "redis_connection_url": self._redis_url(REDACTED if self.redis_password else None),
+            "mongo_connection_url": self._mongo_url(REDACTED),
             "minio_url": self.minio_url,
         }
 
     def _pg_url(self, scheme: str, password: str) -> str:
-        user = quote(self.postgres_user, safe="")
-        pw = password if password == REDACTED else quote(password, safe="")
-        return (
-            f"{scheme}://{user}:{pw}@{_host(self.postgres_host)}:{self.postgres_port}/"
-            f"{quote(self.postgres_db, safe='')}"
-        )
+        from macroinfra.connections.postgres import build_url
+
+        return build_url(self, scheme, password)
 
     def _redis_url(self, password: str | None) -> str:
-        # Redis 6+ names the password-only user `default`; redis-cli reads an empty name as a
-        # user called '' and fails, so the URL names it.
-        auth = ""
-        if password:
-            pw = password if password == REDACTED else quote(password, safe="")
-            auth = f"default:{pw}@"
-        return f"redis://{auth}{_host(self.redis_host)}:{self.redis_port}/{self.redis_db}"
+        from macroinfra.connections.redis import build_url
+
+        return build_url(self, password)
 
     def _mongo_url(self, password: str) -> str:
         user = quote(self.mongo_user, safe="")
@@ -299,6 +319,7 @@ def _build(env_file: Path | None, overrides: dict[str, Any]) -> tuple[Settings, 
         settings = Settings(**flags)
     except ValidationError as exc:
         problems = [_describe(err) for err in exc.errors(include_input=False, include_url=False)]
+        problems = origins.problems + problems
         raise ConfigError(
             "invalid configuration",
             hint="fix the variables above in the environment or the .env file",
@@ -306,6 +327,15 @@ def _build(env_file: Path | None, overrides: dict[str, Any]) -> tuple[Settings, 
         ) from None
     finally:
         BUILD.reset(token)
+    from macroinfra import connections
+
+    problems = origins.problems + connections.problems(settings)
+    if problems:
+        raise ConfigError(
+            "configuration that cannot work",
+            hint="fix the variables above in the environment or the .env file",
+            problems=problems,
+        )
     settings._env_file = origins.env_file
     settings._warnings = misspelt_variables([*os.environ, *origins.env_file_names])
     return settings, origins
@@ -313,24 +343,13 @@ def _build(env_file: Path | None, overrides: dict[str, Any]) -> tuple[Settings, 
 
 def known_variables() -> list[str]:
     """Every variable macroinfra reads."""
-    return [*(env_name(name) for name in Settings.model_fields), ENV_FILE_VARIABLE]
+    files = [env_name(name) + FILE_SUFFIX for name in secret_fields(Settings)]
+    return [*(env_name(name) for name in Settings.model_fields), *files, ENV_FILE_VARIABLE]
 
 
 def misspelt_variables(names: list[str]) -> list[str]:
-    """A warning for each name that is not one of ours but looks like one (`POSTGRESS_PORT`,
-    `REDIS_PASWORD`): set there, it changes nothing, and the default applies instead."""
-    import difflib
-
-    known = known_variables()
-    upper = {k.upper() for k in known}
-    warnings = []
-    for name in sorted(set(names)):
-        if name.upper() in upper or "_" not in name:
-            continue
-        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.85)
-        if close:
-            warnings.append(f"{name} is not a macroinfra variable: did you mean {close[0]}?")
-    return warnings
+    """A warning for each name that is not one of ours but looks like one (`POSTGRESS_PORT`)."""
+    return near_misses(names, known_variables())
 
 
 def _describe(error: Any) -> str:
@@ -362,7 +381,7 @@ def describe_settings(env_file: Path | None = None, **overrides: Any) -> Setting
             SettingValue(env_name(name), display, origins.fields.get(name, "default"), secret)
         )
     for name, url in settings.redacted_urls().items():
-        rows.append(SettingValue(name.upper(), url, "computed", False))
+        rows.append(SettingValue(name, url, "computed", False))
     return SettingsReport(
         str(origins.env_file) if origins.env_file else None, rows, settings.warnings
     )

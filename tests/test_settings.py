@@ -191,8 +191,8 @@ def test_config_show_json_redacts_secrets_and_names_sources(cli, tmp_path):
     assert rows["MONGO_PASSWORD"]["source"] == f".env ({env_file})"
     assert rows["POSTGRES_DB"]["value"] == "research"
     assert rows["POSTGRES_PORT"]["source"] == "default"
-    assert rows["SYNC_DATABASE_URL"]["value"].startswith("postgresql+psycopg://macro_user:***@")
-    assert ":***@" in rows["REDIS_URL"]["value"]
+    assert rows["sync_database_url"]["value"].startswith("postgresql+psycopg://macro_user:***@")
+    assert ":***@" in rows["redis_connection_url"]["value"]
 
 
 def test_config_show_human_redacts_secrets(cli):

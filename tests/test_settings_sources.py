@@ -39,7 +39,7 @@ def test_config_show_names_environment_env_file_and_default(cli, tmp_path):
     assert rows["MACROINFRA_PROBE_TIMEOUT"]["source"] == f".env ({env_file})"
     assert rows["MACROINFRA_PROBE_TIMEOUT"]["value"] == 7.0
     assert (rows["MONGO_PORT"]["value"], rows["MONGO_PORT"]["source"]) == (27017, "default")
-    assert rows["REDIS_URL"]["source"] == "computed"
+    assert rows["redis_connection_url"]["source"] == "computed"
     assert document["env_file"] == str(env_file)
 
 

@@ -56,8 +56,13 @@ class Client:
 
 
 def connection_env(settings: Settings, *, inside_container: bool = False) -> dict[str, str]:
-    """libpq's variables for the configured database (the password included)."""
-    return {
+    """libpq's variables for the configured database (the password included), and its TLS
+    settings (PGSSLMODE, PGSSLROOTCERT, ...) for a client on this machine; one in the
+    container reaches its own server over 127.0.0.1, where the host's files are not."""
+    from macroinfra.connections.postgres import client_environment
+
+    tls = {} if inside_container else client_environment(settings)
+    return tls | {
         "PGHOST": "127.0.0.1" if inside_container else settings.postgres_host,
         "PGPORT": str(SERVICE_PORT if inside_container else settings.postgres_port),
         "PGUSER": settings.postgres_user,

@@ -61,6 +61,10 @@ def run_doctor(
 
     jobs = [_job(settings, service, strict) for service in SERVICES if service in probed]
     results = run_jobs(jobs, probe_time(limit), started=started)
+    if strict:
+        from macroinfra.probes.strict import plaintext_checks
+
+        results += plaintext_checks(settings, results)
     by_service: dict[str, list[Check]] = {}
     for check in results:
         by_service.setdefault(check.service, []).append(check)

@@ -16,6 +16,7 @@ from macroinfra.probes.result import Check, cannot_talk, failed, ok, waited
 from macroinfra.probes.runner import Budget
 
 if TYPE_CHECKING:
+    from macroinfra.connections.tls import PeerTls
     from macroinfra.settings import Settings
 
 SERVICE = "redis"
@@ -29,11 +30,10 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
     where = f"{s.redis_host}:{s.redis_port}"
     started = time.monotonic()
     timeout = budget.client_timeout()
+    from macroinfra.connections.redis import client_kwargs
+
     client = redis.Redis(
-        host=s.redis_host,
-        port=s.redis_port,
-        db=s.redis_db,
-        password=s.redis_password.get_secret_value() if s.redis_password else None,
+        **client_kwargs(s),
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
@@ -42,6 +42,7 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
     try:
         client.ping()
         version = client.info("server").get("redis_version", "?")
+        peer = _peer_of(client, s)
     except redis.AuthenticationError as exc:
         yield _auth_failure(s, where, exc, started)
         return
@@ -80,19 +81,30 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
                 reason="timeout",
                 started=started,
             )
+        elif tls := _tls_failure(s, where, text, timeout):
+            yield tls
         else:
             yield cannot_talk(SERVICE, "Redis", where, exc, hint=ADDRESS_HINT, started=started)
         return
     finally:
         client.close()
     auth = "authenticated" if s.redis_password else "no password configured"
+    if s.redis_username:
+        auth = f"authenticated as {s.redis_username}"
     yield _ok(
-        f"Redis {version} ({auth})",
+        f"Redis {version} ({auth}), " + (f"over {peer.protocol}" if peer else "not encrypted"),
         started,
         version=version,
         authenticated=s.redis_password is not None,
         db=s.redis_db,
+        encrypted=peer is not None,
     )
+    if peer is not None:
+        from macroinfra.probes.tls import tls_check
+
+        hint = "set REDIS_TLS_CA to the CA that signed the server's certificate"
+        if check := tls_check(SERVICE, where, peer, client_verifies=True, verify_hint=hint):
+            yield check
 
 
 def _auth_failure(s: Settings, where: str, exc: BaseException, started: float) -> Check:
@@ -105,5 +117,57 @@ def _auth_failure(s: Settings, where: str, exc: BaseException, started: float) -
         hint = "unset REDIS_PASSWORD, or give the server a password (requirepass)"
     else:
         detail = f"authentication failed: Redis at {where} rejected the password"
-        hint = "check REDIS_PASSWORD"
+        hint = (
+            "check REDIS_USERNAME and REDIS_PASSWORD"
+            if s.redis_username
+            else "check REDIS_PASSWORD"
+        )
     return _fail(detail, hint, reason="auth", started=started)
+
+
+# -- TLS ---------------------------------------------------------------------------------------
+
+
+def _peer_of(client: redis.Redis, s: Settings) -> PeerTls | None:
+    """The TLS of the connection the checks just used (None: not encrypted)."""
+    import ssl
+
+    from macroinfra.connections.tls import peer_of_socket
+
+    if not s.redis_tls:
+        return None
+    pool = client.connection_pool
+    conn = pool.get_connection()  # the one the checks used, back in the pool, still open
+    try:
+        sock = getattr(conn, "_sock", None)
+        return peer_of_socket(sock, s.redis_host) if isinstance(sock, ssl.SSLSocket) else None
+    finally:
+        pool.release(conn)
+
+
+def _tls_failure(s: Settings, where: str, text: str, timeout: float) -> Check | None:
+    """A connection that failed over TLS, or for the lack of it: what is wrong, what to set."""
+    if not s.redis_tls:
+        if "closed by server" in text or "reset" in text:
+            return _fail(
+                f"Redis at {where} closed the connection: it may expect TLS",
+                "set REDIS_TLS=on (and REDIS_TLS_CA) if it serves TLS on this port",
+                reason="tls",
+            )
+        return None
+    if "certificate" in text:
+        from macroinfra.connections.tls import inspect_peer
+        from macroinfra.probes.tls import handshake_failure
+
+        try:
+            peer = inspect_peer(s.redis_host, s.redis_port, s.redis_tls_ca, timeout)
+        except OSError:
+            peer = None
+        return handshake_failure(SERVICE, where, peer, "REDIS_TLS_CA", s.redis_tls_ca)
+    if "ssl" in text or "wrong version" in text or "closed" in text or "reset" in text:
+        return _fail(
+            f"Redis at {where} did not complete a TLS handshake: it may not serve TLS there",
+            "point REDIS_PORT at its TLS port (tls-port), or set REDIS_TLS=off",
+            reason="tls",
+        )
+    return None

@@ -8,6 +8,7 @@ The area checks all come from one catalog read, so they carry no latency of thei
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Iterator, Sequence
 from functools import partial
@@ -22,6 +23,7 @@ from macroinfra.timescale.spec import BY_TABLE, METADATA_TABLES
 
 if TYPE_CHECKING:
     from macroinfra.db import Database
+    from macroinfra.settings import Settings
 
 SERVICE = "timescaledb"
 MIGRATE = "run `macroinfra migrate`"
@@ -217,3 +219,55 @@ def _hypertable_hint(diffs: list[Difference]) -> str:
         "the hypertables differ from the declared spec: rebuild them with the migration "
         "(`macroinfra migrate down --to base`, then `macroinfra migrate`; drops data)"
     )
+
+
+# -- encryption: a service not on this machine is reached over TLS --------------------------
+
+# The host each service is dialled at, and the settings that turn its TLS on.
+_HOSTS = {
+    "timescaledb": lambda s: [s.postgres_host],
+    "redis": lambda s: [s.redis_host],
+    "mongodb": lambda s: [s.mongo_host],
+    "minio": lambda s: [s.minio_endpoint.rpartition(":")[0].strip("[]")],
+    "kafka": lambda s: [h.strip().rpartition(":")[0].strip("[]") for h in
+                        s.kafka_bootstrap_servers.split(",")],
+}  # fmt: skip
+_TLS_FIX = {
+    "timescaledb": "set POSTGRES_SSLMODE=verify-full and POSTGRES_SSLROOTCERT (the server's CA)",
+    "redis": "set REDIS_TLS=on and REDIS_TLS_CA (the server's CA), or a rediss:// REDIS_URL",
+    "mongodb": "set MONGO_TLS=on and MONGO_TLS_CA (the server's CA)",
+    "minio": "set MINIO_SECURE=on and MINIO_CA (the server's CA)",
+    "kafka": "set KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL, and KAFKA_SSL_CA",
+}
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def plaintext_checks(settings: Settings, checks: Sequence[Check]) -> list[Check]:
+    """--strict: a failure for each service answering without TLS from another machine. A
+    probe says whether its connection was encrypted in its check's info (`encrypted`)."""
+    out = []
+    for check in checks:
+        if check.name != check.service or check.info.get("encrypted") is not False:
+            continue
+        hosts = _HOSTS.get(check.service, lambda s: [])(settings)
+        remote = [h for h in hosts if h and not is_loopback(h)]
+        if remote:
+            out.append(
+                failed(
+                    f"{check.service}: encryption",
+                    check.service,
+                    f"{', '.join(remote)} is reached without TLS: passwords and data cross "
+                    "the network in clear",
+                    _TLS_FIX.get(check.service, "turn TLS on for it"),
+                    reason="plaintext",
+                )
+            )
+    return out

@@ -55,18 +55,16 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
 
     s = settings
     started = time.monotonic()
+    from macroinfra.connections.postgres import connect_kwargs
+
     try:
         conn = psycopg.connect(
-            host=s.postgres_host,
-            port=s.postgres_port,
-            user=s.postgres_user,
-            password=s.postgres_password.get_secret_value(),
-            dbname=s.postgres_db,
+            **connect_kwargs(s),
             autocommit=True,
             **_bounded(settings, budget).connect_args,  # psycopg only: no engine is built
         )
     except psycopg.Error as exc:
-        yield _connection_failure(exc, settings, started)
+        yield _connection_failure(exc, settings, started, budget)
         if strict:
             yield failed(
                 "schema",
@@ -77,6 +75,7 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
                 group=Group.SCHEMA,
             )
         return
+    encrypted = bool(conn.pgconn.ssl_in_use)
     try:
         server = edition.read_server(conn)
     except psycopg.Error as exc:
@@ -89,7 +88,10 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
         return
     finally:
         conn.close()
-    yield _server_check(settings, started, server)
+    tls = _tls_check(settings, budget) if encrypted else None
+    yield _with_encryption(_server_check(settings, started, server), encrypted, tls)
+    if tls is not None:
+        yield tls
     if not server.is_utf8:
         yield _encoding_check(settings, server)
     if strict:
@@ -157,6 +159,63 @@ def _encoding_check(s: Settings, server: ServerInfo) -> Check:
     )
 
 
-def _connection_failure(exc: BaseException, s: Settings, started: float) -> Check:
+def _connection_failure(
+    exc: BaseException, s: Settings, started: float, budget: Budget | None = None
+) -> Check:
     error = connection_error(exc, s.postgres_host, s.postgres_port, s.postgres_user, s.postgres_db)
+    if error.reason == "tls" and budget is not None:
+        return _tls_failure(s, budget, error.message)
     return _fail(error.message, error.hint or ADDRESS_HINT, reason=error.reason, started=started)
+
+
+# -- TLS ---------------------------------------------------------------------------------------
+
+
+def _peer(s: Settings, budget: Budget) -> Any:
+    from macroinfra.connections.tls import inspect_peer
+
+    ca = s.postgres_sslrootcert
+    return inspect_peer(
+        s.postgres_host, s.postgres_port, ca, budget.client_timeout(), postgres=True
+    )
+
+
+def _verify_hint(s: Settings) -> str:
+    return "set POSTGRES_SSLMODE=verify-full and POSTGRES_SSLROOTCERT to the CA that signed it"
+
+
+def _tls_check(s: Settings, budget: Budget) -> Check | None:
+    """The certificate of the server libpq just reached over TLS (libpq does not hand it out)."""
+    from macroinfra.probes.tls import tls_check
+
+    where = f"{s.postgres_host}:{s.postgres_port}"
+    try:
+        peer = _peer(s, budget)
+    except OSError as exc:
+        return _warn(f"TLS in use, but its certificate could not be read: {exc}", ADDRESS_HINT,
+                     reason="tls_unread")  # fmt: skip
+    verifies = s.postgres_sslmode in ("verify-ca", "verify-full")
+    return tls_check(SERVICE, where, peer, client_verifies=verifies, verify_hint=_verify_hint(s))
+
+
+def _tls_failure(s: Settings, budget: Budget, message: str) -> Check:
+    """libpq refused the server's certificate: say what is wrong with it."""
+    from macroinfra.probes.tls import handshake_failure
+
+    where = f"{s.postgres_host}:{s.postgres_port}"
+    try:
+        peer = _peer(s, budget)
+    except OSError:
+        peer = None
+    if peer is None or not peer.encrypted or peer.problem is None:
+        return _fail(message, "check POSTGRES_SSLMODE and POSTGRES_SSLROOTCERT", reason="tls")
+    ca = s.postgres_sslrootcert
+    return handshake_failure(SERVICE, where, peer, "POSTGRES_SSLROOTCERT", ca)
+
+
+def _with_encryption(check: Check, encrypted: bool, tls: Check | None) -> Check:
+    from dataclasses import replace
+
+    protocol = tls.info.get("protocol") if tls is not None else None
+    suffix = f", over {protocol}" if protocol else ("" if encrypted else ", not encrypted")
+    return replace(check, detail=check.detail + suffix, info={**check.info, "encrypted": encrypted})

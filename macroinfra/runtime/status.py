@@ -59,10 +59,16 @@ def connection_variables(
             "redis",
             "REDIS_URL",
             settings.redis_connection_url,
-            redacted["redis_url"],
+            redacted["redis_connection_url"],
             settings.redis_password is not None,
         ),
-        ("mongodb", "MONGO_URL", settings.mongo_connection_url, redacted["mongo_url"], True),
+        (
+            "mongodb",
+            "MONGO_URL",
+            settings.mongo_connection_url,
+            redacted["mongo_connection_url"],
+            True,
+        ),
         ("minio", "AWS_ENDPOINT_URL_S3", settings.minio_url, settings.minio_url, False),
         ("minio", "AWS_ACCESS_KEY_ID", settings.minio_root_user, settings.minio_root_user, False),
         (
@@ -81,10 +87,25 @@ def connection_variables(
             False,
         ),
     ]
+    rows[2:2] = _ca_rows(settings)
     return [
         ConnectionVariable(name, real if reveal_secrets or not secret else shown, secret, service)
         for service, name, real, shown, secret in rows
     ]
+
+
+def _ca_rows(settings: Settings) -> list[tuple[str, str, str, str, bool]]:
+    """The CA files the clients verify the servers with (the local runtime's own, when it
+    serves TLS): PGSSLROOTCERT as libpq reads it, REDIS_TLS_CA as macroinfra does. The URLs
+    name them too; these are for the tools that take them apart (psql's -h, redis-cli)."""
+    rows = []
+    root = settings.postgres_sslrootcert
+    if root is not None and settings.postgres_sslmode != "disable":
+        rows.append(("timescaledb", "PGSSLROOTCERT", str(root), str(root), False))
+    if settings.redis_tls and settings.redis_tls_ca is not None:
+        ca = str(settings.redis_tls_ca)
+        rows.append(("redis", "REDIS_TLS_CA", ca, ca, False))
+    return rows
 
 
 def stack_status(runtime: Runtime, settings: Settings) -> StackStatus:

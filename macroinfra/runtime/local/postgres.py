@@ -122,7 +122,8 @@ class PostgresServer(LocalServer):
         say(f"starting PostgreSQL {bindir.parent.name} on 127.0.0.1:{port}")
         wait = max(1, int(deadline - time.monotonic()))
         data, log = str(self.data), str(self.log)
-        argv = ["pg_ctl", "start", "-D", data, "-l", log, "-w", "-t", str(wait), "-o", f"-p {port}"]
+        options = f"-p {port}" + self._tls_options()
+        argv = ["pg_ctl", "start", "-D", data, "-l", log, "-w", "-t", str(wait), "-o", options]
         offset = log_size(self.log)
         result = self._run(argv)
         if result.returncode != 0:
@@ -133,12 +134,30 @@ class PostgresServer(LocalServer):
                 f"PostgreSQL did not start: {self.redact(detail.strip())}", hint=f"see {self.log}"
             )
 
+    def _tls_options(self) -> str:
+        """With MACROINFRA_LOCAL_TLS=on: the server certificate copied into the cluster's folder
+        (its key must belong to the user PostgreSQL runs as) and ssl turned on for this start;
+        off, the cluster's own setting (off) holds."""
+        if not self.settings.local_tls:
+            return ""
+        from macroinfra.connections.local import tls_folder
+
+        user = self._user()
+        for name in ("server.crt", "server.key"):
+            target = self.data / name
+            shutil.copyfile(tls_folder(self.state_dir) / name, target)
+            target.chmod(0o600)
+            if user is not None:
+                os.chown(target, user.uid, user.gid)
+        return " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
+
     def wait_ready(self, deadline: float, say: Progress) -> None:
         """Ready once the configured user logs in (the configured database is created then),
         and only with macroinfra's settings."""
         import psycopg
         from psycopg import sql
 
+        from macroinfra.connections.postgres import connect_kwargs
         from macroinfra.db import connection_error
 
         say("waiting for PostgreSQL to accept the configured user")
@@ -146,13 +165,7 @@ class PostgresServer(LocalServer):
         while True:
             try:
                 with psycopg.connect(
-                    host=s.postgres_host,
-                    port=s.postgres_port,
-                    user=s.postgres_user,
-                    password=s.postgres_password.get_secret_value(),
-                    dbname="postgres",
-                    connect_timeout=2,
-                    autocommit=True,
+                    **connect_kwargs(s, dbname="postgres"), connect_timeout=2, autocommit=True
                 ) as conn:
                     query = "SELECT 1 FROM pg_database WHERE datname = %s"
                     if not conn.execute(query, (s.postgres_db,)).fetchone():

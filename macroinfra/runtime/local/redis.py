@@ -43,8 +43,10 @@ class RedisServer(LocalServer):
         return [*super().data_paths, self.conf, self.pidfile]
 
     def _configured_port(self) -> int:
-        ports = [ln for ln in self.conf.read_text().splitlines() if ln.startswith("port ")]
-        return int(ports[0].split()[1])
+        # With TLS, `tls-port N` and `port 0` (no plain port).
+        lines = self.conf.read_text().splitlines()
+        ports = [int(ln.split()[1]) for ln in lines if ln.startswith(("port ", "tls-port "))]
+        return max(ports)
 
     def _prepare(self, deadline: float) -> None:
         self._executable()
@@ -80,9 +82,10 @@ class RedisServer(LocalServer):
         return server
 
     def _config(self) -> str:
+        port = self.claim().port
         lines = [
             "bind 127.0.0.1",
-            f"port {self.claim().port}",
+            *(self._tls_lines(port) if self.settings.local_tls else [f"port {port}"]),
             "daemonize yes",
             f"pidfile {redis_quote(str(self.pidfile))}",
             f"logfile {redis_quote(str(self.log))}",
@@ -93,22 +96,36 @@ class RedisServer(LocalServer):
         if self.settings.redis_password is not None:
             secret = self.settings.redis_password.get_secret_value()
             lines.append(f"requirepass {redis_quote(secret)}")
+            user = self.settings.redis_username
+            if user and user != "default":  # an ACL user, as a managed Redis has
+                grant = f"on {redis_quote('>' + secret)} ~* &* +@all"
+                lines.append(f"user {redis_quote(user)} {grant}")
         return "\n".join(lines) + "\n"
+
+    def _tls_lines(self, port: int) -> list[str]:
+        """TLS only, on the configured port, with the local runtime's certificates; clients
+        are not asked for certificates of their own."""
+        from macroinfra.connections.local import tls_folder
+
+        folder = tls_folder(self.state_dir)
+        return [
+            "port 0",
+            f"tls-port {port}",
+            f"tls-cert-file {redis_quote(str(folder / 'server.crt'))}",
+            f"tls-key-file {redis_quote(str(folder / 'server.key'))}",
+            f"tls-ca-cert-file {redis_quote(str(folder / 'ca.crt'))}",
+            "tls-auth-clients no",
+        ]
 
     def wait_ready(self, deadline: float, say: Progress) -> None:
         """Ready once it answers PING with the configured password."""
         import redis
 
         say("waiting for Redis to answer PING")
+        from macroinfra.connections.redis import client_kwargs
+
         s = self.settings
-        client = redis.Redis(
-            host=s.redis_host,
-            port=s.redis_port,
-            db=s.redis_db,
-            password=s.redis_password.get_secret_value() if s.redis_password else None,
-            socket_connect_timeout=1,
-            socket_timeout=1,
-        )
+        client = redis.Redis(**client_kwargs(s), socket_connect_timeout=1, socket_timeout=1)
         try:
             while True:
                 try:
@@ -117,7 +134,7 @@ class RedisServer(LocalServer):
                 except redis.AuthenticationError:
                     raise ServiceUnavailable(
                         f"Redis at {s.redis_host}:{s.redis_port} rejected the password",
-                        hint="check REDIS_PASSWORD",
+                        hint="check REDIS_USERNAME and REDIS_PASSWORD",
                     ) from None
                 except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
                     if time.monotonic() > deadline:

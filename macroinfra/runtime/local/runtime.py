@@ -75,6 +75,10 @@ class LocalRuntime(Runtime):
             server.check_port()
         to_start = [s for s in wanted if s not in running]
         ensure_ports_free(self.port_claims([s.name for s in to_start]))
+        if self.settings.local_tls and to_start:
+            from macroinfra.runtime.local.tls import ensure_certificates
+
+            ensure_certificates(self.state_dir)
         for server in to_start:  # every server's files are checked before any server starts
             server.prepare(deadline)
         for server in to_start:
