@@ -23,6 +23,7 @@ from macroinfra.probes.result import Check, failed, ok, waited
 from macroinfra.probes.runner import Budget
 
 if TYPE_CHECKING:
+    from macroinfra.connections.tls import PeerTls
     from macroinfra.settings import Settings
 
 SERVICE = "kafka"
@@ -33,7 +34,6 @@ START_HINT = (
     "start it with `macroinfra up --profile full` (compose), or set KAFKA_BOOTSTRAP_SERVERS"
 )
 NAMES = _tls.Names(
-    "KAFKA_SECURITY_PROTOCOL=SSL (or SASL_SSL)",
     "KAFKA_SECURITY_PROTOCOL=PLAINTEXT (or SASL_PLAINTEXT)",
     "KAFKA_SSL_CA",
     "KAFKA_BOOTSTRAP_SERVERS",
@@ -90,7 +90,8 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
     tls = connection.uses_tls(settings)
     started = time.monotonic()
     closed: list[Unreachable] = []
-    session: _tls.Session | None = None
+    where = servers[0] if servers else ""
+    peer: PeerTls | None = None
     for address in servers:
         host, port = split_host_port(address)
         timeout = budget.client_timeout()
@@ -102,8 +103,11 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         if isinstance(found, _tls.Refused):
             yield _fail(found.detail, found.hint, reason=found.reason, started=started)
             return
+        if found is not None and not isinstance(found, Unreachable) and _tls.refused(found):
+            yield _tls.refusal(SERVICE, address, found, NAMES, settings.kafka_ssl_ca)
+            return
         if not isinstance(found, Unreachable):
-            session = found
+            peer, where = found, address
             break
         closed.append(found)
     else:
@@ -183,8 +187,7 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         cluster_id=cluster_id,
         security_protocol=settings.kafka_security_protocol,
     )
-    hosts = [split_host_port(a)[0] for a in servers]
-    yield _tls.finish(check, session, hosts, NAMES)
+    yield from _tls.report(check, peer, where, NAMES)
 
 
 def _kafka_error(settings: Settings, exc: KafkaError, started: float) -> Check:

@@ -33,7 +33,7 @@ START_HINT = "start it with `macroinfra up`, or set MINIO_ENDPOINT"
 LIVE_PATH = "/minio/health/live"
 AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"}
 REGION_CODES = {"AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraint"}
-NAMES = _tls.Names("MINIO_SECURE=true", "MINIO_SECURE=false", "MINIO_CA", "MINIO_ENDPOINT")
+NAMES = _tls.Names("MINIO_SECURE=false", "MINIO_CA", "MINIO_ENDPOINT")
 
 
 def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
@@ -55,7 +55,10 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
     if isinstance(found, _tls.Refused):
         yield _fail(found.detail, found.hint, reason=found.reason, started=started)
         return
-    session = found
+    if found is not None and _tls.refused(found):
+        yield _tls.refusal(SERVICE, s.minio_endpoint, found, NAMES, s.minio_ca)
+        return
+    peer = found
 
     timeout = budget.client_timeout()
     http = urllib3.PoolManager(
@@ -110,7 +113,7 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
             region=s3.region(s),
             minio_live=live,
         )
-    yield _tls.finish(check, session, [host], NAMES)
+    yield from _tls.report(check, peer, s.minio_endpoint, NAMES)
 
 
 def _live(http: urllib3.PoolManager, where: str) -> bool:

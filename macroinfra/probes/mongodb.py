@@ -26,6 +26,7 @@ from macroinfra.probes.result import Check, cannot_talk, failed, ok, waited
 from macroinfra.probes.runner import Budget
 
 if TYPE_CHECKING:
+    from macroinfra.connections.tls import PeerTls
     from macroinfra.settings import Settings
 
 SERVICE = "mongodb"
@@ -33,7 +34,7 @@ _fail = partial(failed, SERVICE, SERVICE)
 _ok = partial(ok, SERVICE, SERVICE)
 ADDRESS_HINT = "check that MONGO_HOST/MONGO_PORT (or MONGO_URL) point at MongoDB"
 START_HINT = "start it with `macroinfra up`, or set MONGO_HOST/MONGO_PORT (or MONGO_URL)"
-NAMES = _tls.Names("MONGO_TLS=true", "MONGO_TLS=false", "MONGO_TLS_CA", "MONGO_HOST (or MONGO_URL)")
+NAMES = _tls.Names("MONGO_TLS=false", "MONGO_TLS_CA", "MONGO_HOST (or MONGO_URL)")
 AUTH_FAILED = 18  # MongoDB's AuthenticationFailed error code
 MONITOR_POLL_S = 0.5
 
@@ -53,7 +54,7 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
     where = t.host if t.srv else f"{t.host}:{t.port}"
     scrub = Redactor([t.password or ""])
     started = time.monotonic()
-    session: _tls.Session | None = None
+    peer: PeerTls | None = None
     if not t.srv:  # an SRV name has no address of its own: the driver resolves it
         found = (
             _tls.handshake(t.host, t.port, budget.client_timeout(), t.tls_ca, NAMES)
@@ -67,7 +68,10 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         if isinstance(found, _tls.Refused):
             yield _fail(found.detail, found.hint, reason=found.reason, started=started)
             return
-        session = found
+        if found is not None and _tls.refused(found):
+            yield _tls.refusal(SERVICE, where, found, NAMES, t.tls_ca)
+            return
+        peer = found
 
     # pymongo's monitor thread notices a close only after its current 0.5 s sleep or poll, and
     # pymongo's exit hook waits for it: give up that much earlier, so it is gone by the deadline.
@@ -149,6 +153,7 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         auth_source=t.auth_source,
     )
     if t.srv:  # the driver verified it; the probe had no address of its own to handshake with
-        yield replace(check, info={**check.info, "tls": {"encrypted": t.tls, "verified": t.tls}})
+        shown = ", over TLS (verified by the driver)" if t.tls else ", not encrypted"
+        yield replace(check, detail=check.detail + shown, info={**check.info, "encrypted": t.tls})
         return
-    yield _tls.finish(check, session, [t.host], NAMES)
+    yield from _tls.report(check, peer, where, NAMES)

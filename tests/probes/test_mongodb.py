@@ -25,7 +25,11 @@ def test_authenticated_ping_and_version():
     with FakeMongoServer(USER, PASSWORD) as server:
         report, check = probe(server.port)
     assert report.ok and check.status == "ok"
-    assert check.detail == f"MongoDB {FakeMongoServer.VERSION} (authenticated as {USER})"
+    assert (
+        check.detail
+        == f"MongoDB {FakeMongoServer.VERSION} (authenticated as {USER}), not encrypted"
+    )
+    assert check.info["encrypted"] is False
     assert check.info["version"] == FakeMongoServer.VERSION
     # The ping ran on a connection that had completed the SCRAM exchange.
     assert ("saslcontinue", False) in server.commands
