@@ -22,6 +22,7 @@ SSL_REQUEST = struct.pack("!ii", 8, 80877103)  # PostgreSQL's SSLRequest message
 EXPIRY_WARNING_DAYS = 30
 # OpenSSL's X509_V_ERR_* codes that name what is wrong with a certificate.
 EXPIRED, NOT_YET_VALID, HOSTNAME_MISMATCH = 10, 9, 62
+NAME_MISMATCH = {HOSTNAME_MISMATCH, 64}  # 64: an IP address the certificate does not hold
 UNTRUSTED = {2, 18, 19, 20, 21}  # no issuer found, self-signed, unable to verify
 
 
@@ -114,7 +115,7 @@ def _unverified(
     with tls:
         der = tls.getpeercert(binary_form=True)
         found = _described(tls.version(), _decode(der), host, trusted=False)
-    matches = False if error.verify_code == HOSTNAME_MISMATCH else found.name_matches
+    matches = False if error.verify_code in NAME_MISMATCH else found.name_matches
     trusted = error.verify_code not in UNTRUSTED  # the chain itself verifies
     return replace(found, trusted=trusted, name_matches=matches, problem=problem)
 
@@ -177,7 +178,7 @@ def describe_failure(code: int | None, message: str | None, host: str) -> str:
         return "the server's certificate has expired"
     if code == NOT_YET_VALID:
         return "the server's certificate is not valid yet (check the clocks)"
-    if code == HOSTNAME_MISMATCH:
+    if code in NAME_MISMATCH:
         return f"the server's certificate is not for {host}"
     if code in UNTRUSTED:
         return "the server's certificate is not signed by the CA given"
