@@ -400,7 +400,7 @@ class FakeMinioServer:
 
     `liveness=False` makes it a plain S3 server: /minio/health/live is just an unsigned GET of
     an object, refused with 403. With `region`, a signature scoped to another region is
-    refused as S3 does (400, AuthorizationHeaderMalformed)."""
+    refused as S3 does: 400, naming the bucket's region in x-amz-bucket-region."""
 
     def __init__(
         self,
@@ -446,7 +446,7 @@ class FakeMinioServer:
                 if outer.region is not None and f"/{outer.region}/s3/" not in str(
                     headers.get("Authorization", "")
                 ):
-                    self._reply(400, {"x-minio-error-code": "AuthorizationHeaderMalformed"})
+                    self._reply(400, {"x-amz-bucket-region": outer.region})
                     return
                 if not outer.signature_valid(self.command, self.path, headers):
                     self._reply(403, {"x-minio-error-code": "SignatureDoesNotMatch"})

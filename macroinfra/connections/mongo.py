@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, quote, unquote
 from pydantic import SecretStr
 
 from macroinfra.addresses import check_host
-from macroinfra.connections._ca import verify_problem
+from macroinfra.connections._ca import ca_problem, verify_problem
 from macroinfra.redaction import REDACTED
 
 if TYPE_CHECKING:
@@ -68,8 +68,9 @@ def parse_url(url: str) -> MongoUrl:
     else:
         raise UrlError(f"must begin with {SCHEME} or {SRV_SCHEME}")
     location, _, query = rest.partition("?")
-    netloc, _, database = location.partition("/")
-    userinfo, at, host_list = netloc.rpartition("@")
+    # The last '@' ends the user info, so a '/' in an unencoded password is caught below.
+    userinfo, at, after = location.rpartition("@")
+    host_list, _, database = after.partition("/")
     user = password = None
     if at:
         raw_user, colon, raw_password = userinfo.partition(":")
@@ -195,14 +196,14 @@ def url_fields(settings: Settings) -> dict[str, Any]:
 def problems(settings: Settings) -> list[str]:
     """Combinations that cannot work, one line each; never a secret value."""
     s, found = settings, []
-    url = None
     if s.mongo_url is not None:
         try:
-            url = parse_url(s.mongo_url.get_secret_value())
+            found.extend(_disagreements(s, parse_url(s.mongo_url.get_secret_value())))
         except UrlError as exc:
-            found.append(f"MONGO_URL: {exc}: fix the URL (shown as the provider gives it)")
-    if url is not None:
-        found.extend(_disagreements(s, url))
+            # What TLS the URL means is unknown: only the CA file itself can be checked.
+            found.append(f"MONGO_URL: {exc}: fix the URL")
+            problem = ca_problem("MONGO_TLS_CA", s.mongo_tls_ca) if s.mongo_tls_ca else None
+            return found + ([problem] if problem else [])
     t = target(s)
     if t.tls_ca is not None and not t.tls:
         found.append(

@@ -33,6 +33,7 @@ START_HINT = "start it with `macroinfra up`, or set MINIO_ENDPOINT"
 LIVE_PATH = "/minio/health/live"
 AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"}
 REGION_CODES = {"AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraint"}
+REGION_MARK = "use region "  # the SDK's words when the server names the bucket's region
 NAMES = _tls.Names("MINIO_SECURE=false", "MINIO_CA", "MINIO_ENDPOINT")
 
 
@@ -126,6 +127,8 @@ def _live(http: urllib3.PoolManager, where: str) -> bool:
 
 
 def _s3_error(s: Settings, exc: S3Error, started: float) -> Check:
+    from macroinfra.connections import s3
+
     if exc.code in AUTH_CODES:
         return _fail(
             f"authentication failed: the object store refused a signed request for bucket "
@@ -134,10 +137,13 @@ def _s3_error(s: Settings, exc: S3Error, started: float) -> Check:
             reason="auth",
             started=started,
         )
-    if exc.code in REGION_CODES:
+    message = exc.message or ""
+    if exc.code in REGION_CODES or REGION_MARK in message:
+        named = message.partition(REGION_MARK)[2].strip()
         return _fail(
-            f"the object store refused the region of the signed request ({exc.code})",
-            "set MINIO_REGION to the bucket's region",
+            f"the object store refused the region {s3.region(s)!r} of the signed request "
+            f"({exc.code})",
+            f"set MINIO_REGION={named}" if named else "set MINIO_REGION to the bucket's region",
             reason="region",
             started=started,
         )

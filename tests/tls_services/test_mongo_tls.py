@@ -164,3 +164,17 @@ def test_srv_url_may_turn_tls_off(insecure_option):
     )
     assert mongo.target(settings).tls is False
     assert mongo.client_options(settings)["tls"] is False
+
+
+def test_strict_fails_a_plaintext_service_off_this_machine():
+    from macroinfra.probes.strict import plaintext_checks
+
+    with FakeMongoServer(USER, PASSWORD) as server:
+        report = doctor(mongo_port=server.port, mongo_user=USER, mongo_password=PASSWORD)
+    (check,) = report.checks
+    assert check.info["encrypted"] is False
+    # The same answer, had the server been another machine (no traffic is sent there).
+    remote = load_settings(None, mongo_host="db.example.test")
+    (line,) = plaintext_checks(remote, report.checks)
+    assert (line.name, line.status, line.reason) == ("mongodb: encryption", "failed", "plaintext")
+    assert plaintext_checks(load_settings(None), report.checks) == []
