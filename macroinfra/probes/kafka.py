@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +81,10 @@ class _SetupErrors(logging.Handler):
 
     def _close(self) -> None:
         for client in list(self.clients):
-            client.close()
+            # The probe closes them too when the constructor gives up: whichever comes second
+            # finds the client's selector closed already.
+            with suppress(RuntimeError, KafkaError, OSError):
+                client.close()
 
 
 def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
@@ -168,7 +172,8 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
             admin.close()
         else:
             for client in clients:
-                client.close()
+                with suppress(RuntimeError, KafkaError, OSError):  # closed already by `watch`
+                    client.close()
     brokers = [f"{b.get('host')}:{b.get('port')}" for b in cluster.get("brokers", [])]
     controller = cluster.get("controller_id")
     cluster_id = cluster.get("cluster_id")

@@ -85,6 +85,14 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         return
     except (urllib3.exceptions.HTTPError, MinioException, ValueError) as exc:
         text = first_line(exc)
+        if not s.minio_secure and ("remote end closed" in text.lower() or "reset" in text.lower()):
+            yield _fail(
+                f"the object store at {where} closed the connection: it may expect HTTPS",
+                "set MINIO_SECURE=true (and MINIO_CA) if it serves HTTPS on this port",
+                reason="tls",
+                started=started,
+            )
+            return
         reason = "refused" if "refused" in text.lower() else "error"
         yield _fail(
             f"cannot talk to the object store at {where}: {text}",

@@ -111,6 +111,14 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         return
     except (ServerSelectionTimeoutError, NetworkTimeout) as exc:
         text = str(exc).lower()
+        if not t.tls and ("reset by peer" in text or "closed" in text):
+            yield _fail(
+                f"MongoDB at {where} closed each connection: it may expect TLS",
+                "set MONGO_TLS=true (and MONGO_TLS_CA) if it serves TLS on this port",
+                reason="tls",
+                started=started,
+            )
+            return
         reason = "refused" if "refused" in text else "timeout"
         detail = (
             f"connection refused at {where}"

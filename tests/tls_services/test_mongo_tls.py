@@ -178,3 +178,15 @@ def test_strict_fails_a_plaintext_service_off_this_machine():
     (line,) = plaintext_checks(remote, report.checks)
     assert (line.name, line.status, line.reason) == ("mongodb: encryption", "failed", "plaintext")
     assert plaintext_checks(load_settings(None), report.checks) == []
+
+
+def test_plaintext_against_a_tls_server_is_one_line_within_the_timeout(certs):
+    with tls_server(certs.server) as server:
+        started = time.monotonic()
+        report = doctor(timeout=1.0, **{**parts(server), "mongo_tls": False})
+        elapsed = time.monotonic() - started
+    (check,) = report.checks
+    assert (check.status, check.reason) == ("failed", "tls")
+    assert "it may expect TLS" in check.detail and "MONGO_TLS=true" in check.hint
+    assert server.tls_failures  # the server did see a client that did not speak TLS
+    assert elapsed < 1.5

@@ -104,3 +104,11 @@ def test_https_against_a_plain_http_server_is_one_line(certs):
     assert (check.status, check.reason) == ("failed", "tls")
     assert "MINIO_SECURE=false" in check.hint
     assert elapsed < 1.5
+
+
+def test_http_against_an_https_server_is_one_line(certs):
+    with https_server(certs.server) as server:
+        report = doctor(server.port, timeout=1.0)
+    (check,) = report.checks
+    assert (check.status, check.reason) == ("failed", "tls")
+    assert "MINIO_SECURE=true" in check.hint
