@@ -17,10 +17,11 @@ from typing import Any
 import psycopg
 from typer.testing import CliRunner
 
-from macroinfra.settings import Settings, env_name
+from macroinfra.settings import Settings, env_name, known_variables
 
-# Every variable Settings reads, so nothing from the machine's environment leaks into a test.
-SETTINGS_VARIABLES = [env_name(f) for f in Settings.model_fields] + ["MACROINFRA_ENV_FILE"]
+# Every variable Settings reads (secret files' <NAME>_FILE included), so nothing from the
+# machine's environment leaks into a test.
+SETTINGS_VARIABLES = known_variables()
 
 
 def free_port() -> int:

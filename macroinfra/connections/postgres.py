@@ -63,10 +63,10 @@ def _parse(url: str) -> tuple[dict[str, Any], dict[str, str]]:
         else:
             extras[name] = value
     if extras:
-        from psycopg.conninfo import conninfo_to_dict
+        from psycopg.conninfo import make_conninfo
 
         try:
-            conninfo_to_dict("", **extras)  # libpq names every parameter it does not know
+            make_conninfo("", **extras)  # libpq refuses a parameter it does not know
         except Exception:
             raise ValueError(
                 "has a query parameter that libpq does not know: " + ", ".join(sorted(extras))

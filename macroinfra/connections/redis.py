@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
@@ -18,6 +19,10 @@ from macroinfra.connections.urls import (
 )
 
 if TYPE_CHECKING:
+    import ssl
+
+    import redis
+
     from macroinfra.settings import Settings
 
 SCHEMES = ("redis", "rediss")
@@ -97,13 +102,43 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
 
 
 def pool_kwargs(settings: Settings) -> dict[str, Any]:
-    """redis.ConnectionPool()'s arguments: the same, TLS as its connection class."""
+    """redis.ConnectionPool()'s arguments: the same, with TLS by `VerifiedTLSConnection`."""
     kwargs = client_kwargs(settings)
     if kwargs.pop("ssl", False):
-        import redis
-
-        kwargs["connection_class"] = redis.SSLConnection
+        kwargs["connection_class"] = verified_tls_connection()
     return kwargs
+
+
+def make_client(settings: Settings, **options: Any) -> redis.Redis:
+    """A client of its own pool (closed with it) for the configured server; `options` are
+    redis-py's (timeouts, retry, client_name, ...)."""
+    import redis
+
+    pool = redis.ConnectionPool(**pool_kwargs(settings), **options)
+    return redis.Redis.from_pool(pool)
+
+
+@functools.cache
+def verified_tls_connection() -> type:
+    """redis-py's TLS connection, trusting exactly REDIS_TLS_CA (the system's store only when
+    it is not set), with one TLS context per CA file in a process: redis-py's own loads the
+    system's store into a new context for every connection, tens of milliseconds each."""
+    import redis
+
+    class VerifiedTLSConnection(redis.SSLConnection):
+        def _wrap_socket_with_ssl(self, sock: Any) -> Any:
+            return tls_context(self.ca_certs).wrap_socket(sock, server_hostname=self.host)
+
+    return VerifiedTLSConnection
+
+
+@functools.lru_cache(maxsize=8)
+def tls_context(ca: str | None) -> ssl.SSLContext:
+    """A client context verifying the certificate and the host name against `ca` (a file)
+    or, for None, the system's store."""
+    import ssl
+
+    return ssl.create_default_context(cafile=ca) if ca else ssl.create_default_context()
 
 
 def problems(settings: Settings) -> list[str]:

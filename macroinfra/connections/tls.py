@@ -9,6 +9,7 @@ Also the reasons a handshake fails, each as one line saying what is wrong and wh
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import socket
 import ssl
@@ -21,8 +22,8 @@ from typing import Any
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)  # PostgreSQL's SSLRequest message
 EXPIRY_WARNING_DAYS = 30
 # OpenSSL's X509_V_ERR_* codes that name what is wrong with a certificate.
-EXPIRED, NOT_YET_VALID, HOSTNAME_MISMATCH = 10, 9, 62
-NAME_MISMATCH = {HOSTNAME_MISMATCH, 64}  # 64: an IP address the certificate does not hold
+EXPIRED, NOT_YET_VALID = 10, 9
+NAME_MISMATCH = {62, 64}  # a host name, an IP address
 UNTRUSTED = {2, 18, 19, 20, 21}  # no issuer found, self-signed, unable to verify
 
 
@@ -41,7 +42,13 @@ class PeerTls:
 
 
 def context(ca: Path | str | None, *, verify: bool = True) -> ssl.SSLContext:
-    """A client context: the CA file given (or the system's store), the host name checked."""
+    """A client context: the CA file given (or the system's store), the host name checked.
+    Made once per CA file in a process: loading the system's store takes tens of ms."""
+    return _context(str(ca) if ca is not None else None, verify)
+
+
+@functools.lru_cache(maxsize=8)
+def _context(ca: str | None, verify: bool) -> ssl.SSLContext:
     if not verify:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False

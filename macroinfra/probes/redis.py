@@ -30,10 +30,10 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
     where = f"{s.redis_host}:{s.redis_port}"
     started = time.monotonic()
     timeout = budget.client_timeout()
-    from macroinfra.connections.redis import client_kwargs
+    from macroinfra.connections.redis import make_client
 
-    client = redis.Redis(
-        **client_kwargs(s),
+    client = make_client(
+        s,
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
         retry=Retry(NoBackoff(), 0),

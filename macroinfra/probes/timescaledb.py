@@ -20,6 +20,8 @@ from macroinfra.probes.runner import Budget
 from macroinfra.timescale import edition
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from macroinfra.settings import Settings
     from macroinfra.timescale.edition import ServerInfo
 
@@ -57,6 +59,7 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
     started = time.monotonic()
     from macroinfra.connections.postgres import connect_kwargs
 
+    peer = _start_peer(s, budget)
     try:
         conn = psycopg.connect(
             **connect_kwargs(s),
@@ -64,7 +67,7 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
             **_bounded(settings, budget).connect_args,  # psycopg only: no engine is built
         )
     except psycopg.Error as exc:
-        yield _connection_failure(exc, settings, started, budget)
+        yield _connection_failure(exc, settings, started, peer)
         if strict:
             yield failed(
                 "schema",
@@ -88,7 +91,7 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
         return
     finally:
         conn.close()
-    tls = _tls_check(settings, budget) if encrypted else None
+    tls = _tls_check(settings, budget, peer) if encrypted and peer is not None else None
     yield _with_encryption(_server_check(settings, started, server), encrypted, tls)
     if tls is not None:
         yield tls
@@ -160,51 +163,61 @@ def _encoding_check(s: Settings, server: ServerInfo) -> Check:
 
 
 def _connection_failure(
-    exc: BaseException, s: Settings, started: float, budget: Budget | None = None
+    exc: BaseException, s: Settings, started: float, peer: Future[Any] | None = None
 ) -> Check:
     error = connection_error(exc, s.postgres_host, s.postgres_port, s.postgres_user, s.postgres_db)
-    if error.reason == "tls" and budget is not None:
-        return _tls_failure(s, budget, error.message)
+    if error.reason == "tls" and peer is not None:
+        return _tls_failure(s, peer, error.message)
     return _fail(error.message, error.hint or ADDRESS_HINT, reason=error.reason, started=started)
 
 
 # -- TLS ---------------------------------------------------------------------------------------
 
 
-def _peer(s: Settings, budget: Budget) -> Any:
+def _start_peer(s: Settings, budget: Budget) -> Future[Any] | None:
+    """The server's certificate, read by a handshake of our own (libpq does not hand it out)
+    in a thread beside libpq's connection, so that the two take the time of one."""
+    if s.postgres_sslmode == "disable":
+        return None
+    from concurrent.futures import ThreadPoolExecutor
+
     from macroinfra.connections.tls import inspect_peer
 
-    ca = s.postgres_sslrootcert
-    return inspect_peer(
-        s.postgres_host, s.postgres_port, ca, budget.client_timeout(), postgres=True
-    )
+    where, timeout = (s.postgres_host, s.postgres_port), budget.client_timeout()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="macroinfra-tls")
+    try:
+        return pool.submit(inspect_peer, *where, s.postgres_sslrootcert, timeout, postgres=True)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _verify_hint(s: Settings) -> str:
     return "set POSTGRES_SSLMODE=verify-full and POSTGRES_SSLROOTCERT to the CA that signed it"
 
 
-def _tls_check(s: Settings, budget: Budget) -> Check | None:
+def _tls_check(s: Settings, budget: Budget, future: Future[Any]) -> Check | None:
     """The certificate of the server libpq just reached over TLS (libpq does not hand it out)."""
     from macroinfra.probes.tls import tls_check
 
     where = f"{s.postgres_host}:{s.postgres_port}"
     try:
-        peer = _peer(s, budget)
-    except OSError as exc:
+        peer = future.result(timeout=budget.client_timeout())
+    except (OSError, TimeoutError) as exc:
         return _warn(f"TLS in use, but its certificate could not be read: {exc}", ADDRESS_HINT,
                      reason="tls_unread")  # fmt: skip
-    verifies = s.postgres_sslmode in ("verify-ca", "verify-full")
+    # With a CA file, libpq checks the chain under sslmode=require too (as verify-ca does).
+    mode, ca = s.postgres_sslmode, s.postgres_sslrootcert
+    verifies = mode in ("verify-ca", "verify-full") or (mode == "require" and ca is not None)
     return tls_check(SERVICE, where, peer, client_verifies=verifies, verify_hint=_verify_hint(s))
 
 
-def _tls_failure(s: Settings, budget: Budget, message: str) -> Check:
+def _tls_failure(s: Settings, future: Future[Any], message: str) -> Check:
     """libpq refused the server's certificate: say what is wrong with it."""
     from macroinfra.probes.tls import handshake_failure
 
     where = f"{s.postgres_host}:{s.postgres_port}"
     try:
-        peer = _peer(s, budget)
+        peer = future.result()  # bounded by its own socket timeout
     except OSError:
         peer = None
     if peer is None or not peer.encrypted or peer.problem is None:

@@ -122,10 +122,10 @@ class RedisServer(LocalServer):
         import redis
 
         say("waiting for Redis to answer PING")
-        from macroinfra.connections.redis import client_kwargs
+        from macroinfra.connections.redis import make_client
 
         s = self.settings
-        client = redis.Redis(**client_kwargs(s), socket_connect_timeout=1, socket_timeout=1)
+        client = make_client(s, socket_connect_timeout=1, socket_timeout=1)
         try:
             while True:
                 try:
