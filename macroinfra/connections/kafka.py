@@ -78,3 +78,29 @@ def client_options(settings: Settings) -> dict[str, Any]:
         if s.kafka_sasl_password is not None:
             options["sasl_plain_password"] = s.kafka_sasl_password.get_secret_value()
     return options
+
+
+def status_rows(settings: Settings) -> list[tuple[str, str, str, str, bool]]:
+    """`status --env`'s rows for Kafka's security, beside KAFKA_BOOTSTRAP_SERVERS:
+    (service, variable, value, value shown, secret), as macroinfra reads them back."""
+    from macroinfra.redaction import REDACTED
+
+    s = settings
+    if s.kafka_security_protocol == "PLAINTEXT":
+        return []
+    rows = [("kafka", "KAFKA_SECURITY_PROTOCOL", s.kafka_security_protocol,
+             s.kafka_security_protocol, False)]  # fmt: skip
+    if uses_sasl(s):
+        for name, value in (
+            ("KAFKA_SASL_MECHANISM", s.kafka_sasl_mechanism),
+            ("KAFKA_SASL_USERNAME", s.kafka_sasl_username),
+        ):
+            if value:
+                rows.append(("kafka", name, value, value, False))
+        if s.kafka_sasl_password is not None:
+            secret = s.kafka_sasl_password.get_secret_value()
+            rows.append(("kafka", "KAFKA_SASL_PASSWORD", secret, REDACTED, True))
+    if uses_tls(s) and s.kafka_ssl_ca is not None:
+        ca = str(s.kafka_ssl_ca)
+        rows.append(("kafka", "KAFKA_SSL_CA", ca, ca, False))
+    return rows

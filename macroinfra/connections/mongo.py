@@ -268,9 +268,13 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def display_url(settings: Settings) -> str:
-    """The connection URL with the password as ***: for `status --env` and `config show`."""
+def build_url(settings: Settings, password: str | None) -> str:
+    """The connection URL pymongo (and mongosh) take: MONGO_URL's hosts and options, or the
+    parts, with authSource, tls and tlsCAFile as the settings say. `password` is written
+    quoted; REDACTED (or None: no password) also masks the URL options that may hold a token.
+    """
     t = target(settings)
+    masked = password is None or password == REDACTED
     if t.url is not None:
         scheme = SRV_SCHEME if t.srv else SCHEME
         hosts = ",".join(_netloc(h, p) for h, p in t.url.hosts)
@@ -278,17 +282,33 @@ def display_url(settings: Settings) -> str:
         scheme, hosts = SCHEME, _netloc(t.host, t.port)
     auth = ""
     if t.user:
-        auth = quote(t.user, safe="") + (f":{REDACTED}" if t.password else "") + "@"
+        shown = password if password == REDACTED else quote(password or "", safe="")
+        auth = quote(t.user, safe="") + (f":{shown}" if password and t.password else "") + "@"
     query = {"authSource": t.auth_source}
     if t.tls:
         query["tls"] = "true"
+        if t.tls_ca is not None:
+            query["tlsCAFile"] = str(t.tls_ca)
+    elif t.srv:
+        query["tls"] = "false"
     if t.url is not None:
         for key, value in t.url.options.items():
-            if key not in {"authsource", "tls", "ssl"}:
-                query[key] = value if key in PLAIN_OPTIONS else REDACTED
-    text = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items())
+            if key not in {"authsource", "tls", "ssl", "tlscafile"}:
+                query[key] = value if key in PLAIN_OPTIONS or not masked else REDACTED
+    text = "&".join(f"{k}={quote(str(v), safe='/')}" for k, v in query.items())
     database = f"/{quote(t.url.database, safe='')}" if t.url and t.url.database else "/"
     return f"{scheme}{auth}{hosts}{database}?{text}"
+
+
+def display_url(settings: Settings) -> str:
+    """The connection URL with the password as ***: for `status --env` and `config show`."""
+    return build_url(settings, REDACTED)
+
+
+def secrets(settings: Settings) -> list[str]:
+    """The secret values MONGO_URL holds (its password), for the output scrubber."""
+    t = target(settings)
+    return [t.password] if t.url is not None and t.password else []
 
 
 def _netloc(host: str, port: int | None) -> str:

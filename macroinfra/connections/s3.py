@@ -70,3 +70,15 @@ def client(settings: Settings, http: urllib3.PoolManager | None = None) -> Minio
         region=region(s),
         http_client=http,
     )
+
+
+def status_rows(settings: Settings) -> list[tuple[str, str, str, str, bool]]:
+    """`status --env`'s rows for the store's TLS and region, beside AWS_ENDPOINT_URL_S3:
+    (service, variable, value, value shown, secret), named as boto3 and the AWS CLI read them
+    (AWS_CA_BUNDLE, AWS_REGION)."""
+    s = settings
+    rows = []
+    if s.minio_secure and s.minio_ca is not None:
+        rows.append(("minio", "AWS_CA_BUNDLE", str(s.minio_ca), str(s.minio_ca), False))
+    rows.append(("minio", "AWS_REGION", region(s), region(s), False))
+    return rows

@@ -249,3 +249,27 @@ def test_doctor_exits_2_with_one_line_per_problem_and_no_secret(cli, tmp_path):
         "KAFKA_SECURITY_PROTOCOL=SASL_SSL",
         "MINIO_CA",
     ]
+
+
+def test_status_rows_name_the_security_settings_and_mask_the_password(tmp_path):
+    s = load_settings(
+        None,
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-256",
+        kafka_sasl_username="ingest",
+        kafka_sasl_password="s3cret",
+        minio_secure=True,
+        minio_region="eu-west-3",
+    )
+    rows = {name: (real, shown, secret) for _, name, real, shown, secret in kafka.status_rows(s)}
+    assert rows["KAFKA_SECURITY_PROTOCOL"] == ("SASL_SSL", "SASL_SSL", False)
+    assert rows["KAFKA_SASL_PASSWORD"] == ("s3cret", "***", True)
+    assert "KAFKA_SSL_CA" not in rows
+    assert kafka.status_rows(load_settings(None)) == []
+    assert [r[1:3] for r in s3.status_rows(s)] == [("AWS_REGION", "eu-west-3")]
+
+
+def test_the_url_password_is_a_secret_to_scrub():
+    s = load_settings(None, mongo_url=f"mongodb://u:{SECRET}@h.example.test/")
+    assert mongo.secrets(s) == [PASSWORD]
+    assert mongo.build_url(s, PASSWORD).startswith(f"mongodb://u:{SECRET}@h.example.test/?")

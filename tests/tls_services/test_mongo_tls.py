@@ -190,3 +190,27 @@ def test_plaintext_against_a_tls_server_is_one_line_within_the_timeout(certs):
     assert "it may expect TLS" in check.detail and "MONGO_TLS=true" in check.hint
     assert server.tls_failures  # the server did see a client that did not speak TLS
     assert elapsed < 1.5
+
+
+def test_the_built_url_connects_pymongo_over_tls_and_is_shown_masked(certs):
+    from pymongo import MongoClient
+
+    from macroinfra.connections import mongo
+
+    with tls_server(certs.server) as server:
+        settings = load_settings(None, **parts(server, certs.ca, mongo_auth_source="macro_auth"))
+        url = mongo.build_url(settings, PASSWORD)
+        client = MongoClient(url, serverSelectionTimeoutMS=3000)
+        try:
+            assert client.admin.command("ping")["ok"] == 1.0
+        finally:
+            client.close()
+        assert set(server.auth_databases) == {"macro_auth"} and set(server.tls_versions) == {
+            "TLSv1.3"
+        }
+    shown = mongo.display_url(settings)
+    assert shown == (
+        f"mongodb://{USER}:***@127.0.0.1:{server.port}/?authSource=macro_auth&tls=true"
+        f"&tlsCAFile={certs.ca}"
+    )
+    assert mongo.secrets(settings) == []  # the password came from MONGO_PASSWORD, not a URL
