@@ -367,6 +367,9 @@ def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
 def describe_settings(env_file: Path | None = None, **overrides: Any) -> SettingsReport:
     """Every setting with its display value and where it came from, and the .env file read."""
     settings, origins = _build(env_file, overrides)
+    from macroinfra.connections import url_sources
+
+    given = url_sources(settings)  # the fields DATABASE_URL, ... gave: their variable
     rows = []
     for name, info in Settings.model_fields.items():
         value = getattr(settings, name)
@@ -378,7 +381,12 @@ def describe_settings(env_file: Path | None = None, **overrides: Any) -> Setting
         else:
             display = value
         rows.append(
-            SettingValue(env_name(name), display, origins.fields.get(name, "default"), secret)
+            SettingValue(
+                env_name(name),
+                display,
+                origins.fields.get(name, given.get(name, "default")),
+                secret,
+            )
         )
     for name, url in settings.redacted_urls().items():
         rows.append(SettingValue(name, url, "computed", False))

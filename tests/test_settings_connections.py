@@ -305,3 +305,17 @@ def test_env_example_examples_are_valid_settings(tmp_path):
     with pytest.raises(ConfigError) as info:  # its CA path is a placeholder: only that
         load_settings(env_file)
     assert info.value.problems == ["POSTGRES_SSLROOTCERT: no readable file at /path/to/ca.crt"]
+
+
+def test_config_show_names_the_url_as_the_source_of_the_parts_it_gave(cli):
+    env = {"DATABASE_URL": f"postgresql://u:{QUOTED}@127.0.0.1:6000/db", "POSTGRES_USER": "u"}
+    result = cli("config", "show", "--json", env=env)
+    rows = {r["name"]: r for r in json.loads(result.stdout)["settings"]}
+    assert (rows["POSTGRES_PORT"]["value"], rows["POSTGRES_PORT"]["source"]) == (
+        6000,
+        "DATABASE_URL",
+    )
+    assert rows["POSTGRES_PASSWORD"]["source"] == "DATABASE_URL"
+    assert rows["POSTGRES_USER"]["source"] == "environment"
+    assert rows["REDIS_PORT"]["source"] == "default"
+    assert SECRET not in result.output and QUOTED not in result.output

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from macroinfra.settings import Settings
 
+URL_SETTING = "local_tls"  # the setting whose value gives the fields of url_fields
 TLS_FOLDER = "tls"
 
 

@@ -21,6 +21,7 @@ from macroinfra.connections.urls import (
 if TYPE_CHECKING:
     from macroinfra.settings import Settings
 
+URL_SETTING = "database_url"  # the setting whose value gives the fields of url_fields
 SCHEMES = ("postgresql", "postgres")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 DEFAULT_SSLMODE = "prefer"

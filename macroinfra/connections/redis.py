@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from macroinfra.settings import Settings
 
+URL_SETTING = "redis_url"  # the setting whose value gives the fields of url_fields
 SCHEMES = ("redis", "rediss")
 CA_PARAMETER = "ssl_ca_certs"  # redis-py's name, which its from_url() passes on
 

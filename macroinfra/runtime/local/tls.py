@@ -23,15 +23,18 @@ SERVER_DAYS = 397
 RENEW_DAYS = 30
 SERVER_NAMES = "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
 FILES = ("ca.crt", "ca.key", "server.crt", "server.key")
+WORK_PREFIX = ".tls-"  # the folder a set is made in before it moves into place
 
 
 def ensure_certificates(state_dir: Path) -> Path:
     """The folder holding ca.crt, server.crt and server.key, made or renewed as needed."""
     folder = tls_folder(state_dir)
+    for leftover in state_dir.glob(f"{WORK_PREFIX}*"):  # of a start killed while making them
+        shutil.rmtree(leftover, ignore_errors=True)
     if not all((folder / name).is_file() for name in FILES):
         if folder.exists():
             shutil.rmtree(folder)  # an incomplete set: none of it was handed out as a whole
-        work = Path(tempfile.mkdtemp(prefix=".tls-", dir=state_dir))
+        work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=state_dir))
         try:
             _make_ca(work)
             _make_server(work)
@@ -39,7 +42,7 @@ def ensure_certificates(state_dir: Path) -> Path:
         finally:
             shutil.rmtree(work, ignore_errors=True)
     elif _expires_within(folder / "server.crt", RENEW_DAYS):
-        work = Path(tempfile.mkdtemp(prefix=".tls-", dir=state_dir))
+        work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=state_dir))
         try:
             for name in ("ca.crt", "ca.key"):
                 shutil.copy2(folder / name, work / name)
