@@ -23,6 +23,7 @@ from macroinfra.redaction import REDACTED
 if TYPE_CHECKING:
     from macroinfra.settings import Settings
 
+URL_SETTING = "mongo_url"  # the setting whose value gives the fields of url_fields
 SCHEME, SRV_SCHEME = "mongodb://", "mongodb+srv://"
 DEFAULT_PORT = 27017
 TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}

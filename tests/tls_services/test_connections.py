@@ -273,3 +273,18 @@ def test_the_url_password_is_a_secret_to_scrub():
     s = load_settings(None, mongo_url=f"mongodb://u:{SECRET}@h.example.test/")
     assert mongo.secrets(s) == [PASSWORD]
     assert mongo.build_url(s, PASSWORD).startswith(f"mongodb://u:{SECRET}@h.example.test/?")
+
+
+def test_config_show_names_mongo_url_as_the_source_of_the_parts(cli):
+    result = cli(
+        "config", "show", "--json", env={"MONGO_URL": f"mongodb://alice:{SECRET}@db.example.test/"}
+    )
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output and SECRET not in result.output
+    import json
+
+    rows = {row["name"]: row for row in json.loads(result.stdout)["settings"]}
+    assert rows["MONGO_HOST"]["value"] == "db.example.test"
+    assert rows["MONGO_HOST"]["source"] == rows["MONGO_USER"]["source"]
+    assert "MONGO_URL" in rows["MONGO_HOST"]["source"]
+    assert rows["MONGO_PASSWORD"]["value"] == "***"
