@@ -323,3 +323,28 @@ def test_config_show_names_the_url_as_the_source_of_the_parts_it_gave(cli):
     assert rows["POSTGRES_USER"]["source"] == "environment"
     assert rows["REDIS_PORT"]["source"] == "default"
     assert SECRET not in result.output and QUOTED not in result.output
+
+
+def test_a_secret_query_parameter_of_database_url_is_redacted_when_shown(cli):
+    url = f"postgresql://u:{QUOTED}@127.0.0.1/db?sslpassword=keypass-{QUOTED}"
+    result = cli("config", "show", "--json", env={"DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.stdout)["settings"]}
+    assert rows["sync_database_url"]["value"].endswith("/db?sslpassword=***")
+    assert "keypass" not in result.output and QUOTED not in result.output
+    settings = load_settings(None, database_url=url)
+    assert make_url(settings.sync_database_url).query["sslpassword"] == f"keypass-{SECRET}"
+
+
+def test_pg_clients_get_the_tls_settings_in_their_environment_not_their_command_line(tmp_path):
+    from macroinfra.backup.clients import connection_env
+
+    ca = tmp_path / "ca.crt"
+    ca.write_text("x")
+    settings = load_settings(None, postgres_sslmode="verify-full", postgres_sslrootcert=ca,
+                             postgres_password=SECRET)  # fmt: skip
+    env = connection_env(settings)
+    assert (env["PGSSLMODE"], env["PGSSLROOTCERT"]) == ("verify-full", str(ca))
+    assert env["PGPASSWORD"] == SECRET
+    inside = connection_env(settings, inside_container=True)  # the host's files are not there
+    assert "PGSSLMODE" not in inside and "PGSSLROOTCERT" not in inside

@@ -83,7 +83,10 @@ def build_url(settings: Settings, scheme: str, password: str) -> str:
     s = settings
     user = quote(s.postgres_user, safe="")
     pw = password if password == REDACTED else quote(password, safe="")
-    query = urlencode(libpq_params(s))
+    params = libpq_params(s)
+    if password == REDACTED:  # a parameter such as sslpassword is a secret too
+        params = {k: REDACTED if "password" in k else v for k, v in params.items()}
+    query = urlencode(params, safe="*")
     return (
         f"{scheme}://{user}:{pw}@{url_host(s.postgres_host)}:{s.postgres_port}/"
         f"{quote(s.postgres_db, safe='')}" + (f"?{query}" if query else "")

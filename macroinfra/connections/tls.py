@@ -190,3 +190,13 @@ def describe_failure(code: int | None, message: str | None, host: str) -> str:
     if code in UNTRUSTED:
         return "the server's certificate is not signed by the CA given"
     return f"the server's certificate does not verify: {message or 'unknown reason'}"
+
+
+def is_loopback(host: str) -> bool:
+    """`host` is this machine: 127.0.0.0/8, ::1 or localhost."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

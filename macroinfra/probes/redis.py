@@ -92,7 +92,7 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
     if s.redis_username:
         auth = f"authenticated as {s.redis_username}"
     yield _ok(
-        f"Redis {version} ({auth}), " + (f"over {peer.protocol}" if peer else "not encrypted"),
+        f"Redis {version} ({auth})" + _encryption(s, peer),
         started,
         version=version,
         authenticated=s.redis_password is not None,
@@ -171,3 +171,13 @@ def _tls_failure(s: Settings, where: str, text: str, timeout: float) -> Check | 
             reason="tls",
         )
     return None
+
+
+def _encryption(s: Settings, peer: PeerTls | None) -> str:
+    """What the check's line says of encryption: the protocol, or that there was none when the
+    server is on another machine."""
+    from macroinfra.connections.tls import is_loopback
+
+    if peer is not None:
+        return f", over {peer.protocol}"
+    return "" if is_loopback(s.redis_host) else ", not encrypted"

@@ -8,12 +8,12 @@ The area checks all come from one catalog read, so they carry no latency of thei
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
+from macroinfra.connections.tls import is_loopback
 from macroinfra.errors import MacroinfraError, first_line
 from macroinfra.probes.result import Check, Group, failed, ok
 from macroinfra.timescale import contract
@@ -239,15 +239,6 @@ _TLS_FIX = {
     "minio": "set MINIO_SECURE=on and MINIO_CA (the server's CA)",
     "kafka": "set KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL, and KAFKA_SSL_CA",
 }
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def plaintext_checks(settings: Settings, checks: Sequence[Check]) -> list[Check]:

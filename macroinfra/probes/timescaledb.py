@@ -92,7 +92,7 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
     finally:
         conn.close()
     tls = _tls_check(settings, budget, peer) if encrypted and peer is not None else None
-    yield _with_encryption(_server_check(settings, started, server), encrypted, tls)
+    yield _with_encryption(settings, _server_check(settings, started, server), encrypted, tls)
     if tls is not None:
         yield tls
     if not server.is_utf8:
@@ -226,9 +226,14 @@ def _tls_failure(s: Settings, future: Future[Any], message: str) -> Check:
     return handshake_failure(SERVICE, where, peer, "POSTGRES_SSLROOTCERT", ca)
 
 
-def _with_encryption(check: Check, encrypted: bool, tls: Check | None) -> Check:
+def _with_encryption(s: Settings, check: Check, encrypted: bool, tls: Check | None) -> Check:
+    """The check saying whether its connection was encrypted: in its info always, in its
+    line when it was, or when it was not and the server is on another machine."""
     from dataclasses import replace
 
+    from macroinfra.connections.tls import is_loopback
+
     protocol = tls.info.get("protocol") if tls is not None else None
-    suffix = f", over {protocol}" if protocol else ("" if encrypted else ", not encrypted")
+    plain = "" if encrypted or is_loopback(s.postgres_host) else ", not encrypted"
+    suffix = f", over {protocol}" if protocol else plain
     return replace(check, detail=check.detail + suffix, info={**check.info, "encrypted": encrypted})

@@ -7,8 +7,9 @@ import json
 
 from helpers import Cli
 
+from macroinfra.connections.tls import is_loopback
 from macroinfra.probes.result import Check, Status
-from macroinfra.probes.strict import is_loopback, plaintext_checks
+from macroinfra.probes.strict import plaintext_checks
 from macroinfra.settings import load_settings
 
 
