@@ -14,7 +14,7 @@ import ssl
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from macroinfra.connections.tls import PeerTls, inspect_peer
+from macroinfra.connections.tls import PeerTls, context, inspect_peer
 from macroinfra.probes._net import Unreachable
 from macroinfra.probes.result import Check
 
@@ -45,8 +45,11 @@ def handshake(
     from macroinfra.connections._ca import ca_problem
 
     where = f"{host}:{port}"
-    if ca is not None and (problem := ca_problem(names.ca, ca)):
-        return Refused("config", problem, f"fix {names.ca}")
+    try:
+        context(ca)  # made once per CA file in a process, and used by inspect_peer
+    except (OSError, ssl.SSLError, ValueError):
+        problem = ca_problem(names.ca, ca) if ca is not None else None
+        return Refused("config", problem or f"{names.ca}: cannot load it", f"fix {names.ca}")
     not_tls = f"point {names.host} at the TLS port, or set {names.tls_off}"
     try:
         return inspect_peer(host, port, ca, timeout)

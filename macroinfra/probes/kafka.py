@@ -17,6 +17,7 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.net.compat import KafkaNetClient
 
 from macroinfra.addresses import split_host_port
+from macroinfra.connections.tls import context
 from macroinfra.errors import first_line
 from macroinfra.probes import _tls
 from macroinfra.probes._net import Unreachable, tcp_open
@@ -150,6 +151,8 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
             reconnect_backoff_max_ms=ms,
             kafka_client=TrackedClient,
             **connection.client_options(settings),
+            # The context the probe's own handshake verified with (one per CA file).
+            **({"ssl_context": context(settings.kafka_ssl_ca)} if tls else {}),
         )
         cluster = admin.describe_cluster()
     except KafkaTimeoutError:

@@ -66,6 +66,7 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         timeout=urllib3.Timeout(connect=timeout, read=timeout),
         retries=False,
         maxsize=1,
+        # Its own context, from MINIO_CA: urllib3 changes the context it is given (ALPN).
         **s3.http_options(s),
     )
     where = s.minio_url
