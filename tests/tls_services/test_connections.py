@@ -288,3 +288,27 @@ def test_config_show_names_mongo_url_as_the_source_of_the_parts(cli):
     assert rows["MONGO_HOST"]["source"] == rows["MONGO_USER"]["source"]
     assert "MONGO_URL" in rows["MONGO_HOST"]["source"]
     assert rows["MONGO_PASSWORD"]["value"] == "***"
+
+
+def test_system_store_empty_looks_where_openssl_looks(monkeypatch, tmp_path):
+    import ssl
+
+    def paths(cafile, capath):
+        return ssl.DefaultVerifyPaths(cafile, capath, "SSL_CERT_FILE", "", "SSL_CERT_DIR", "")
+
+    empty_file, empty_dir = tmp_path / "none.pem", tmp_path / "certs"
+    empty_file.write_text("")
+    empty_dir.mkdir()
+    cases = [
+        (paths(None, None), True),
+        (paths(str(empty_file), str(empty_dir)), True),
+        (paths(None, str(tmp_path)), False),  # holds a file
+    ]
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    cases.append((paths(str(bundle), None), False))
+    for found, empty in cases:
+        monkeypatch.setattr(ssl, "get_default_verify_paths", lambda found=found: found)
+        _ca.system_store_empty.cache_clear()
+        assert _ca.system_store_empty() is empty, found
+    _ca.system_store_empty.cache_clear()
