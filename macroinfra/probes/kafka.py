@@ -40,7 +40,7 @@ NAMES = _tls.Names(
     "KAFKA_SSL_CA",
     "KAFKA_BOOTSTRAP_SERVERS",
 )
-SETUP_LOGGER = "kafka.net.manager"  # where kafka-python logs a failed connection set-up
+SETUP_LOGGER = "kafka"  # kafka-python logs why a connection set-up or request failed here
 AUTH_HINT = "check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM"
 
 
@@ -162,7 +162,7 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         detail = f"no answer from Kafka at {', '.join(servers)} within {waited(started)}"
         hint = ADDRESS_HINT
         if watch.closed_by_broker:
-            detail += " (the broker closed each connection while it was being set up)"
+            detail += " (the broker closed the connection at each attempt)"
             hint = "check KAFKA_SECURITY_PROTOCOL against the broker's listener"
         yield _fail(detail, hint, reason="timeout", started=started)
         return

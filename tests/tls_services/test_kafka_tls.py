@@ -158,3 +158,14 @@ def test_ssl_against_a_plaintext_broker_is_one_line_within_the_timeout(certs):
     assert (check.status, check.reason) == ("failed", "tls")
     assert "KAFKA_SECURITY_PROTOCOL=PLAINTEXT" in check.hint
     assert elapsed < 1.5
+
+
+@pytest.mark.parametrize("listener", ["sasl", "tls"])
+def test_plaintext_client_against_a_secured_listener_names_the_protocol(certs, listener):
+    tls = tls_context(certs.server.cert, certs.server.key) if listener == "tls" else None
+    with FakeKafkaBroker(tls, USERS if listener == "sasl" else None) as broker:
+        report = doctor(broker, timeout=1.0)
+    (check,) = report.checks
+    assert (check.status, check.reason) == ("failed", "timeout")
+    assert "the broker closed the connection at each attempt" in check.detail
+    assert check.hint.startswith("check KAFKA_SECURITY_PROTOCOL against the broker's listener")
