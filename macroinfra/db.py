@@ -232,6 +232,12 @@ def _tls_failure(lower: str, where: str) -> ConnectionFailed | None:
             reason="tls",
             hint="set POSTGRES_SSLROOTCERT to the CA that signed it, or renew an expired one",
         )
+    if "requires a valid client certificate" in lower or "certificate authentication" in lower:
+        return ConnectionFailed(
+            f"PostgreSQL at {where} requires a client certificate it accepts",
+            reason="tls",
+            hint="set POSTGRES_SSLCERT and POSTGRES_SSLKEY to one signed by the server's client CA",
+        )
     if "server does not support ssl" in lower:
         return ConnectionFailed(
             f"PostgreSQL at {where} does not offer TLS, and POSTGRES_SSLMODE requires it",

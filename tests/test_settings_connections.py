@@ -348,3 +348,12 @@ def test_pg_clients_get_the_tls_settings_in_their_environment_not_their_command_
     assert env["PGPASSWORD"] == SECRET
     inside = connection_env(settings, inside_container=True)  # the host's files are not there
     assert "PGSSLMODE" not in inside and "PGSSLROOTCERT" not in inside
+
+
+def test_a_connection_url_from_a_secret_file(monkeypatch, tmp_path):
+    secret = tmp_path / "database_url"
+    secret.write_text(f"postgresql://analyst:{QUOTED}@127.0.0.1:6543/research\n")
+    monkeypatch.setenv("DATABASE_URL_FILE", str(secret))
+    s = load_settings(None)
+    assert (s.postgres_user, s.postgres_port, s.postgres_db) == ("analyst", 6543, "research")
+    assert s.postgres_password.get_secret_value() == SECRET

@@ -86,7 +86,7 @@ def build_url(settings: Settings, scheme: str, password: str) -> str:
     params = libpq_params(s)
     if password == REDACTED:  # a parameter such as sslpassword is a secret too
         params = {k: REDACTED if "password" in k else v for k, v in params.items()}
-    query = urlencode(params, safe="*")
+    query = urlencode(params, safe="*/")
     return (
         f"{scheme}://{user}:{pw}@{url_host(s.postgres_host)}:{s.postgres_port}/"
         f"{quote(s.postgres_db, safe='')}" + (f"?{query}" if query else "")

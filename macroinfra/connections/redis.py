@@ -68,7 +68,7 @@ def build_url(settings: Settings, password: str | None) -> str:
     scheme = "rediss" if s.redis_tls else "redis"
     url = f"{scheme}://{auth}{url_host(s.redis_host)}:{s.redis_port}/{s.redis_db}"
     if s.redis_tls and s.redis_tls_ca is not None:
-        url += "?" + urlencode({CA_PARAMETER: str(s.redis_tls_ca)})
+        url += "?" + urlencode({CA_PARAMETER: str(s.redis_tls_ca)}, safe="/")
     return url
 
 

@@ -167,7 +167,7 @@ def _connection_failure(
 ) -> Check:
     error = connection_error(exc, s.postgres_host, s.postgres_port, s.postgres_user, s.postgres_db)
     if error.reason == "tls" and peer is not None:
-        return _tls_failure(s, peer, error.message)
+        return _tls_failure(s, peer, error.message, error.hint)
     return _fail(error.message, error.hint or ADDRESS_HINT, reason=error.reason, started=started)
 
 
@@ -211,7 +211,7 @@ def _tls_check(s: Settings, budget: Budget, future: Future[Any]) -> Check | None
     return tls_check(SERVICE, where, peer, client_verifies=verifies, verify_hint=_verify_hint(s))
 
 
-def _tls_failure(s: Settings, future: Future[Any], message: str) -> Check:
+def _tls_failure(s: Settings, future: Future[Any], message: str, hint: str | None) -> Check:
     """libpq refused the server's certificate: say what is wrong with it."""
     from macroinfra.probes.tls import handshake_failure
 
@@ -221,7 +221,9 @@ def _tls_failure(s: Settings, future: Future[Any], message: str) -> Check:
     except OSError:
         peer = None
     if peer is None or not peer.encrypted or peer.problem is None:
-        return _fail(message, "check POSTGRES_SSLMODE and POSTGRES_SSLROOTCERT", reason="tls")
+        return _fail(
+            message, hint or "check POSTGRES_SSLMODE and POSTGRES_SSLROOTCERT", reason="tls"
+        )
     ca = s.postgres_sslrootcert
     return handshake_failure(SERVICE, where, peer, "POSTGRES_SSLROOTCERT", ca)
 

@@ -94,3 +94,56 @@ def redis_serving(settings: Settings, pair: Pair) -> Iterator[None]:
         yield
     finally:
         install(own / "server.crt", own / "server.key")
+
+
+@contextmanager
+def postgres_asking_client_certificates(
+    settings: Settings, ca: Path, client: Pair
+) -> Iterator[None]:
+    """The TLS stack's PostgreSQL requires, for the block, a client certificate signed by `ca`
+    on top of the password (ssl_ca_file, and pg_hba's clientcert=verify-ca), then not
+    (`client`, signed by `ca`, is how it gets back in to undo that)."""
+    import psycopg
+
+    from macroinfra.connections.postgres import connect_kwargs
+
+    data = Path(settings.state_dir) / "postgres"
+    hba = data / "pg_hba.conf"
+    original = hba.read_text()
+    owner = (data / "PG_VERSION").stat()
+    shutil.copyfile(ca, data / "client-ca.crt")
+    os.chown(data / "client-ca.crt", owner.st_uid, owner.st_gid)
+
+    def apply(setting: str, rules: str) -> None:
+        with psycopg.connect(**connect_kwargs(settings), autocommit=True) as conn:
+            conn.execute(f"ALTER SYSTEM SET ssl_ca_file = '{setting}'")
+            hba.write_text(rules)
+            conn.execute("SELECT pg_reload_conf()")
+
+    rule = "hostssl all all all scram-sha-256 clientcert=verify-ca\n"
+    apply("client-ca.crt", rule + original)
+    try:
+        _wait_refused_without_certificate(settings)
+        yield
+    finally:
+        pair = {"sslcert": str(client.cert), "sslkey": str(client.key)}
+        with psycopg.connect(**connect_kwargs(settings, **pair), autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM RESET ssl_ca_file")
+            hba.write_text(original)
+            conn.execute("SELECT pg_reload_conf()")
+        (data / "client-ca.crt").unlink()
+
+
+def _wait_refused_without_certificate(settings: Settings) -> None:
+    import psycopg
+
+    from macroinfra.connections.postgres import connect_kwargs
+
+    deadline = time.monotonic() + SWAP_DEADLINE_S
+    while True:
+        try:
+            psycopg.connect(**connect_kwargs(settings)).close()
+        except psycopg.OperationalError:
+            return
+        assert time.monotonic() < deadline, "pg_hba.conf was not reloaded"
+        time.sleep(0.05)
