@@ -4,95 +4,50 @@ Each speaks just enough of the real protocol for the real client library to succ
 more. What is real: the wire formats (MongoDB OP_MSG with BSON, Kafka's request/response
 framing with ApiVersions and Metadata, HTTP with AWS Signature V4), MongoDB's SCRAM-SHA-256
 exchange (the password is verified, so a wrong one fails as it would on a real server), and
-MinIO's signature check (the Authorization header is verified against the secret key). What is
-not: storage, replication, topics, everything else a real server does.
+MinIO's signature check (the Authorization header is verified against the secret key), Kafka's
+SASL (SaslHandshake, SaslAuthenticate with PLAIN or SCRAM-SHA-256/512), and TLS: each takes a
+server-side `ssl.SSLContext` (`tls_context`) and then speaks only TLS, by Python's ssl module.
+What is not: storage, replication, topics, everything else a real server does.
 
 - SilentServer: accepts TCP connections and never answers (a hung service).
 - FakeMongoServer: hello/isMaster, saslStart/saslContinue (SCRAM-SHA-256), ping, buildInfo.
-- FakeKafkaBroker: ApiVersions (v0 fallback and v3), Metadata v0-v2 naming itself as the broker.
-- FakeMinioServer: GET /minio/health/live, and HEAD /<bucket> with a SigV4 signature check.
+- FakeKafkaBroker: ApiVersions (v0 fallback and v3), Metadata v0-v2 naming itself as the broker,
+  and with `users`, SASL required before anything else.
+- FakeMinioServer: GET /minio/health/live (unless `liveness=False`: a plain S3 server), and
+  HEAD /<bucket> with a SigV4 signature check.
+
+The TCP base and SilentServer live in tcp_responder.py, the Kafka broker in kafka_responder.py;
+tests import them all from here.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import os
 import socket
+import ssl
 import struct
 import threading
-from contextlib import suppress
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-
-class _TcpServer:
-    """A listening socket on 127.0.0.1 with one thread per connection."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port: int = self.sock.getsockname()[1]
-        self.connections: list[socket.socket] = []
-        self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._closed.set()
-        with suppress(OSError):
-            self.sock.close()
-        for conn in list(self.connections):
-            with suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-            with suppress(OSError):
-                conn.close()
-
-    def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections.append(conn)
-            threading.Thread(target=self._serve_safely, args=(conn,), daemon=True).start()
-
-    def _serve_safely(self, conn: socket.socket) -> None:
-        with suppress(OSError, ConnectionError, EOFError):
-            self.serve(conn)
-        with suppress(OSError):
-            conn.close()
-
-    def serve(self, conn: socket.socket) -> None:
-        raise NotImplementedError
-
-
-class SilentServer(_TcpServer):
-    """Accepts connections and never sends a byte: every client must rely on its timeouts."""
-
-    def serve(self, conn: socket.socket) -> None:
-        self._closed.wait()
-
-
-def _read_exact(conn: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = conn.recv(n - len(data))
-        if not chunk:
-            raise EOFError
-        data += chunk
-    return data
-
+from kafka_responder import (  # noqa: F401 (the tests import every responder from here)
+    API_VERSIONS,
+    METADATA,
+    SASL_AUTHENTICATE,
+    SASL_HANDSHAKE,
+    FakeKafkaBroker,
+)
+from scram import ScramServer
+from tcp_responder import (  # noqa: F401
+    HANDSHAKE_TIMEOUT_S,
+    SilentServer,
+    _read_exact,
+    _TcpServer,
+    tls_context,
+)
 
 # -- MongoDB ---------------------------------------------------------------------------------
 
@@ -108,11 +63,12 @@ class FakeMongoServer(_TcpServer):
 
     VERSION = "7.0.14"
 
-    def __init__(self, user: str, password: str) -> None:
-        super().__init__()
+    def __init__(self, user: str, password: str, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(tls)
         self.user = user
         self.password = password
         self.commands: list[tuple[str, bool]] = []  # (command, authenticated connection?)
+        self.auth_databases: list[str] = []  # the `$db` of each saslStart (the authSource)
 
     def serve(self, conn: socket.socket) -> None:
         import bson
@@ -160,56 +116,27 @@ class FakeMongoServer(_TcpServer):
         if name == "saslstart":
             if doc.get("mechanism") != "SCRAM-SHA-256":
                 return _mongo_error("Unsupported mechanism", 2)
-            client_first = bytes(doc["payload"]).decode()
-            bare = client_first.split(",", 2)[2]  # drop the gs2 header "n,,"
-            fields = dict(f.split("=", 1) for f in bare.split(","))
-            state["user"] = fields["n"]
-            state["client_first_bare"] = bare
-            state["nonce"] = fields["r"] + base64.b64encode(os.urandom(18)).decode()
-            state["salt"] = os.urandom(16)
-            state["iterations"] = 4096
-            server_first = (
-                f"r={state['nonce']},s={base64.b64encode(state['salt']).decode()},"
-                f"i={state['iterations']}"
-            )
-            state["server_first"] = server_first
+            self.auth_databases.append(str(doc.get("$db")))
+            state["scram"] = ScramServer("SCRAM-SHA-256", self.user, self.password)
+            server_first = state["scram"].first(bytes(doc["payload"]))
             return {
                 "conversationId": 1,
                 "done": False,
-                "payload": Binary(server_first.encode()),
+                "payload": Binary(server_first),
                 "ok": 1.0,
             }
         if name == "saslcontinue":
-            client_final = bytes(doc["payload"]).decode()
+            client_final = bytes(doc["payload"])
             if not client_final:
                 return {"conversationId": 1, "done": True, "payload": Binary(b""), "ok": 1.0}
-            without_proof, _, proof = client_final.rpartition(",p=")
-            salted = hashlib.pbkdf2_hmac(
-                "sha256", self.password.encode(), state["salt"], state["iterations"]
-            )
-            client_key = hmac.digest(salted, b"Client Key", "sha256")
-            stored_key = hashlib.sha256(client_key).digest()
-            auth_message = ",".join(
-                (state["client_first_bare"], state["server_first"], without_proof)
-            ).encode()
-            signature = hmac.digest(stored_key, auth_message, "sha256")
-            recovered = bytes(
-                a ^ b for a, b in zip(base64.b64decode(proof), signature, strict=True)
-            )
-            nonce_ok = f"r={state['nonce']}" in without_proof.split(",")
-            if (
-                state["user"] != self.user
-                or not nonce_ok
-                or hashlib.sha256(recovered).digest() != stored_key
-            ):
+            server_final = state["scram"].final(client_final)
+            if server_final is None:
                 return _mongo_error("Authentication failed.", 18, "AuthenticationFailed")
-            server_key = hmac.digest(salted, b"Server Key", "sha256")
-            server_sig = base64.b64encode(hmac.digest(server_key, auth_message, "sha256"))
             state["authenticated"] = True
             return {
                 "conversationId": 1,
                 "done": True,
-                "payload": Binary(b"v=" + server_sig),
+                "payload": Binary(server_final),
                 "ok": 1.0,
             }
         if name == "ping" or name == "endsessions":
@@ -223,118 +150,71 @@ def _mongo_error(message: str, code: int, code_name: str = "Error") -> dict[str,
     return {"ok": 0.0, "errmsg": message, "code": code, "codeName": code_name}
 
 
-# -- Kafka -----------------------------------------------------------------------------------
-
-API_VERSIONS, METADATA = 18, 3
-UNSUPPORTED_VERSION = 35
-
-
-def _uvarint(value: int) -> bytes:
-    out = b""
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out += bytes([byte | 0x80])
-        else:
-            return out + bytes([byte])
-
-
-def _kstring(value: str | None) -> bytes:
-    if value is None:
-        return struct.pack(">h", -1)
-    raw = value.encode()
-    return struct.pack(">h", len(raw)) + raw
-
-
-class FakeKafkaBroker(_TcpServer):
-    """One broker (node 1, this address) that answers ApiVersions and Metadata, nothing else.
-
-    It advertises ApiVersions 0-3 and Metadata 0-2; a newer ApiVersions request gets the
-    standard UNSUPPORTED_VERSION answer in the v0 format, as a real broker does.
-    """
-
-    NODE_ID = 1
-    CLUSTER_ID = "fake-kafka-cluster"
-    SUPPORTED = {API_VERSIONS: (0, 3), METADATA: (0, 2)}
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[tuple[int, int]] = []  # (api_key, api_version)
-
-    def serve(self, conn: socket.socket) -> None:
-        while True:
-            (size,) = struct.unpack(">i", _read_exact(conn, 4))
-            request = _read_exact(conn, size)
-            api_key, version, correlation = struct.unpack(">hhi", request[:8])
-            self.requests.append((api_key, version))
-            body = self._answer(api_key, version)
-            if body is None:
-                return
-            response = struct.pack(">i", correlation) + body
-            conn.sendall(struct.pack(">i", len(response)) + response)
-
-    def _answer(self, api_key: int, version: int) -> bytes | None:
-        if api_key == API_VERSIONS:
-            low, high = self.SUPPORTED[API_VERSIONS]
-            entries = [(k, lo, hi) for k, (lo, hi) in sorted(self.SUPPORTED.items())]
-            if version > high:  # v0 layout, error UNSUPPORTED_VERSION
-                return struct.pack(">hi", UNSUPPORTED_VERSION, len(entries)) + b"".join(
-                    struct.pack(">hhh", *e) for e in entries
-                )
-            if version >= 3:  # flexible: compact array, tagged fields
-                return (
-                    struct.pack(">h", 0)
-                    + _uvarint(len(entries) + 1)
-                    + b"".join(struct.pack(">hhh", *e) + _uvarint(0) for e in entries)
-                    + struct.pack(">i", 0)
-                    + _uvarint(0)
-                )
-            out = struct.pack(">hi", 0, len(entries))
-            out += b"".join(struct.pack(">hhh", *e) for e in entries)
-            return out + (struct.pack(">i", 0) if version >= 1 else b"")
-        if api_key == METADATA and version <= self.SUPPORTED[METADATA][1]:
-            broker = struct.pack(">i", self.NODE_ID) + _kstring("127.0.0.1")
-            broker += struct.pack(">i", self.port)
-            if version >= 1:
-                broker += _kstring(None)  # rack
-            out = struct.pack(">i", 1) + broker
-            if version >= 2:
-                out += _kstring(self.CLUSTER_ID)
-            if version >= 1:
-                out += struct.pack(">i", self.NODE_ID)  # controller
-            return out + struct.pack(">i", 0)  # no topics
-        return None  # anything else: hang up, as a broker does on an unknown request
-
-
 # -- MinIO -----------------------------------------------------------------------------------
+
+
+class _QuietHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up, or fails the TLS handshake
 
 
 class FakeMinioServer:
     """MinIO's liveness endpoint and HEAD bucket, with the AWS Signature V4 header verified
-    against `access_key`/`secret_key` (403 when it does not match, 404 for another bucket)."""
+    against `access_key`/`secret_key` (403 when it does not match, 404 for another bucket).
 
-    def __init__(self, access_key: str, secret_key: str, buckets: set[str]) -> None:
+    `liveness=False` makes it a plain S3 server: /minio/health/live is just an unsigned GET of
+    an object, refused with 403. With `region`, a signature scoped to another region is
+    refused as S3 does: 400, naming the bucket's region in x-amz-bucket-region."""
+
+    def __init__(
+        self,
+        access_key: str,
+        secret_key: str,
+        buckets: set[str],
+        tls: ssl.SSLContext | None = None,
+        *,
+        liveness: bool = True,
+        region: str | None = None,
+    ) -> None:
         self.access_key = access_key
         self.secret_key = secret_key
         self.buckets = buckets
+        self.region = region
         self.requests: list[dict[str, Any]] = []
+        self.tls_versions: list[str] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                if tls is not None:
+                    self.request.settimeout(HANDSHAKE_TIMEOUT_S)
+                    self.request.do_handshake()
+                    self.request.settimeout(None)
+                    outer.tls_versions.append(str(self.request.version()))
+                super().setup()
 
             def log_message(self, *args: Any) -> None:
                 pass
 
             def do_GET(self) -> None:
                 outer._record(self)
-                status = 200 if self.path == "/minio/health/live" else 403
+                status = 200 if liveness and self.path == "/minio/health/live" else 403
                 self._reply(status)
 
             def do_HEAD(self) -> None:
                 outer._record(self)
-                if not outer.signature_valid(self.command, self.path, dict(self.headers)):
+                headers = dict(self.headers)
+                if outer.region is not None and f"/{outer.region}/s3/" not in str(
+                    headers.get("Authorization", "")
+                ):
+                    self._reply(400, {"x-amz-bucket-region": outer.region})
+                    return
+                if not outer.signature_valid(self.command, self.path, headers):
                     self._reply(403, {"x-minio-error-code": "SignatureDoesNotMatch"})
                     return
                 bucket = urlsplit(self.path).path.strip("/")
@@ -347,8 +227,11 @@ class FakeMinioServer:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _QuietHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(
+                self.server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

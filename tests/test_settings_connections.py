@@ -245,6 +245,10 @@ def test_file_variables_are_not_taken_for_misspellings(monkeypatch, tmp_path):
     secret = tmp_path / "pw"
     secret.write_text("x")
     monkeypatch.setenv("KAFKA_SASL_PASSWORD_FILE", str(secret))
+    # A SASL password is only valid with a SASL protocol, a mechanism and a user.
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "ingest")
     assert load_settings(None).warnings == []
 
 

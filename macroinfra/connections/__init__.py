@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from macroinfra.settings import Settings
 
-SERVICES = ("local", "postgres", "redis")  # in order: a later one's URL fields win
+# In order: a later one's URL fields win.
+SERVICES = ("local", "postgres", "redis", "mongo", "kafka", "s3")
 
 
 def _modules() -> list[ModuleType]:

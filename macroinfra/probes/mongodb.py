@@ -1,14 +1,17 @@
-"""MongoDB: an authenticated `ping` as the configured user (authSource admin), and the version."""
+"""MongoDB: an authenticated `ping` as the configured user, and the version, over TLS when
+MONGO_TLS (or MONGO_URL) says so: the probe's own handshake first reports the certificate."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
 from pymongo import MongoClient
 from pymongo.errors import (
+    ConfigurationError,
     ConnectionFailure,
     NetworkTimeout,
     OperationFailure,
@@ -17,65 +20,90 @@ from pymongo.errors import (
 )
 
 from macroinfra.errors import first_line
-from macroinfra.probes._net import tcp_open
+from macroinfra.probes import _tls
+from macroinfra.probes._net import Unreachable, tcp_open
 from macroinfra.probes.result import Check, cannot_talk, failed, ok, waited
 from macroinfra.probes.runner import Budget
 
 if TYPE_CHECKING:
+    from macroinfra.connections.tls import PeerTls
     from macroinfra.settings import Settings
 
 SERVICE = "mongodb"
 _fail = partial(failed, SERVICE, SERVICE)
 _ok = partial(ok, SERVICE, SERVICE)
-ADDRESS_HINT = "check that MONGO_HOST/MONGO_PORT point at MongoDB"
-START_HINT = "start it with `macroinfra up`, or set MONGO_HOST/MONGO_PORT"
+ADDRESS_HINT = "check that MONGO_HOST/MONGO_PORT (or MONGO_URL) point at MongoDB"
+START_HINT = "start it with `macroinfra up`, or set MONGO_HOST/MONGO_PORT (or MONGO_URL)"
+NAMES = _tls.Names("MONGO_TLS=false", "MONGO_TLS_CA", "MONGO_HOST (or MONGO_URL)")
 AUTH_FAILED = 18  # MongoDB's AuthenticationFailed error code
 MONITOR_POLL_S = 0.5
 
 
 def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
+    from macroinfra.connections import mongo
+    from macroinfra.redaction import Redactor
+
     s = settings
-    where = f"{s.mongo_host}:{s.mongo_port}"
+    if s.mongo_url is not None:
+        try:
+            mongo.parse_url(s.mongo_url.get_secret_value())
+        except mongo.UrlError as exc:
+            yield _fail(f"MONGO_URL: {exc}", "fix MONGO_URL", reason="config")
+            return
+    t = mongo.target(s)
+    where = t.host if t.srv else f"{t.host}:{t.port}"
+    scrub = Redactor([t.password or ""])
     started = time.monotonic()
-    closed = tcp_open(s.mongo_host, s.mongo_port, budget.client_timeout())
-    if closed is not None:
-        hint = START_HINT if closed.reason == "refused" else ADDRESS_HINT
-        yield _fail(closed.detail, hint, reason=closed.reason, started=started)
-        return
+    peer: PeerTls | None = None
+    if not t.srv:  # an SRV name has no address of its own: the driver resolves it
+        found = (
+            _tls.handshake(t.host, t.port, budget.client_timeout(), t.tls_ca, NAMES)
+            if t.tls
+            else tcp_open(t.host, t.port, budget.client_timeout())
+        )
+        if isinstance(found, Unreachable):
+            hint = START_HINT if found.reason == "refused" else ADDRESS_HINT
+            yield _fail(found.detail, hint, reason=found.reason, started=started)
+            return
+        if isinstance(found, _tls.Refused):
+            yield _fail(found.detail, found.hint, reason=found.reason, started=started)
+            return
+        if found is not None and _tls.refused(found):
+            yield _tls.refusal(SERVICE, where, found, NAMES, t.tls_ca)
+            return
+        peer = found
 
     # pymongo's monitor thread notices a close only after its current 0.5 s sleep or poll, and
     # pymongo's exit hook waits for it: give up that much earlier, so it is gone by the deadline.
     ms = max(50, int((budget.client_timeout() - MONITOR_POLL_S) * 1000))
-    client: MongoClient = MongoClient(
-        host=s.mongo_host,
-        port=s.mongo_port,
-        username=s.mongo_user,
-        password=s.mongo_password.get_secret_value(),
-        authSource="admin",
-        directConnection=True,
-        appname="macroinfra-doctor",
-        # One limit for every phase: selecting, connecting, reading, the whole operation.
-        **dict.fromkeys(
-            ("serverSelectionTimeoutMS", "connectTimeoutMS", "socketTimeoutMS", "timeoutMS"), ms
-        ),
-        retryReads=False,
-        retryWrites=False,
-        maxPoolSize=1,
-    )
+    client: MongoClient | None = None
     try:
+        client = MongoClient(
+            **mongo.client_options(s),
+            appname="macroinfra-doctor",
+            # One limit for every phase: selecting, connecting, reading, the whole operation.
+            **dict.fromkeys(
+                ("serverSelectionTimeoutMS", "connectTimeoutMS", "socketTimeoutMS", "timeoutMS"),
+                ms,
+            ),
+            retryReads=False,
+            retryWrites=False,
+            maxPoolSize=1,
+        )
         client.admin.command("ping")
         version = client.admin.command("buildInfo").get("version", "?")
     except OperationFailure as exc:
         if exc.code == AUTH_FAILED or "auth" in str(exc).lower():
             yield _fail(
-                f"authentication failed: MongoDB at {where} rejected user {s.mongo_user!r}",
-                "check MONGO_USER and MONGO_PASSWORD",
+                f"authentication failed: MongoDB at {where} rejected user {t.user!r} "
+                f"(authSource {t.auth_source!r})",
+                "check MONGO_USER, MONGO_PASSWORD and MONGO_AUTH_SOURCE (or MONGO_URL)",
                 reason="auth",
                 started=started,
             )
         else:
             yield _fail(
-                f"MongoDB at {where} answered with an error: {first_line(exc)}",
+                f"MongoDB at {where} answered with an error: {scrub(first_line(exc))}",
                 ADDRESS_HINT,
                 reason="error",
                 started=started,
@@ -83,6 +111,14 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         return
     except (ServerSelectionTimeoutError, NetworkTimeout) as exc:
         text = str(exc).lower()
+        if not t.tls and ("reset by peer" in text or "closed" in text):
+            yield _fail(
+                f"MongoDB at {where} closed each connection: it may expect TLS",
+                "set MONGO_TLS=true (and MONGO_TLS_CA) if it serves TLS on this port",
+                reason="tls",
+                started=started,
+            )
+            return
         reason = "refused" if "refused" in text else "timeout"
         detail = (
             f"connection refused at {where}"
@@ -96,14 +132,36 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
             started=started,
         )
         return
+    except ConfigurationError as exc:
+        text = scrub(first_line(exc))
+        srv = t.srv and ("dns" in text.lower() or "srv" in text.lower())
+        yield _fail(
+            f"cannot resolve the SRV record of {t.host}: {text}"
+            if srv
+            else f"MongoDB settings refused by the driver: {text}",
+            "check the host name of MONGO_URL" if srv else "fix MONGO_URL or the MONGO_* settings",
+            reason="dns" if srv else "config",
+            started=started,
+        )
+        return
     except (ConnectionFailure, PyMongoError) as exc:
-        yield cannot_talk(SERVICE, "MongoDB", where, exc, hint=ADDRESS_HINT, started=started)
+        yield cannot_talk(
+            SERVICE, "MongoDB", where, RuntimeError(scrub(first_line(exc))), hint=ADDRESS_HINT,
+            started=started,
+        )  # fmt: skip
         return
     finally:
-        client.close()
-    yield _ok(
-        f"MongoDB {version} (authenticated as {s.mongo_user})",
+        if client is not None:
+            client.close()
+    check = _ok(
+        f"MongoDB {version} (authenticated as {t.user})",
         started,
         version=version,
-        user=s.mongo_user,
+        user=t.user,
+        auth_source=t.auth_source,
     )
+    if t.srv:  # the driver verified it; the probe had no address of its own to handshake with
+        shown = ", over TLS (verified by the driver)" if t.tls else ", not encrypted"
+        yield replace(check, detail=check.detail + shown, info={**check.info, "encrypted": t.tls})
+        return
+    yield from _tls.report(check, peer, where, NAMES)

@@ -28,7 +28,11 @@ def test_metadata_names_the_brokers_and_the_controller():
     with FakeKafkaBroker() as broker:
         check = probe(f"127.0.0.1:{broker.port}")
     assert check.status == "ok", check
-    assert check.detail == f"1 broker, controller 1, cluster {FakeKafkaBroker.CLUSTER_ID}"
+    assert (
+        check.detail
+        == f"1 broker, controller 1, cluster {FakeKafkaBroker.CLUSTER_ID}, not encrypted"
+    )
+    assert check.info["encrypted"] is False
     assert check.info["brokers"] == [f"127.0.0.1:{broker.port}"]
     assert check.info["controller_id"] == FakeKafkaBroker.NODE_ID
     keys = {key for key, _ in broker.requests}

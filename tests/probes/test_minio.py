@@ -31,7 +31,7 @@ def test_live_and_a_signed_bucket_request():
     with FakeMinioServer(USER, SECRET, {BUCKET}) as server:
         check = probe(server.port)
     assert check.status == "ok", check
-    live, head = server.requests
+    head, live = server.requests
     assert (live["method"], live["path"]) == ("GET", "/minio/health/live")
     assert "authorization" not in live["headers"]
     assert (head["method"], head["path"]) == ("HEAD", f"/{BUCKET}")
@@ -44,7 +44,7 @@ def test_live_and_a_signed_bucket_request():
 def test_the_signature_check_of_the_responder_rejects_a_changed_request():
     with FakeMinioServer(USER, SECRET, {BUCKET}) as server:
         probe(server.port)
-    head = server.requests[1]
+    head = server.requests[0]
     assert not server.signature_valid("HEAD", "/other-bucket", head["headers"])
     assert not server.signature_valid("GET", head["path"], head["headers"])
 

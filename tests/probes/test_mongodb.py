@@ -25,7 +25,11 @@ def test_authenticated_ping_and_version():
     with FakeMongoServer(USER, PASSWORD) as server:
         report, check = probe(server.port)
     assert report.ok and check.status == "ok"
-    assert check.detail == f"MongoDB {FakeMongoServer.VERSION} (authenticated as {USER})"
+    assert (
+        check.detail
+        == f"MongoDB {FakeMongoServer.VERSION} (authenticated as {USER}), not encrypted"
+    )
+    assert check.info["encrypted"] is False
     assert check.info["version"] == FakeMongoServer.VERSION
     # The ping ran on a connection that had completed the SCRAM exchange.
     assert ("saslcontinue", False) in server.commands
@@ -37,7 +41,7 @@ def test_wrong_password_is_an_authentication_failure():
         report, check = probe(server.port, password="not-the-password")
     assert not report.ok
     assert (check.status, check.reason) == ("failed", "auth")
-    assert check.hint == "check MONGO_USER and MONGO_PASSWORD"
+    assert check.hint == "check MONGO_USER, MONGO_PASSWORD and MONGO_AUTH_SOURCE (or MONGO_URL)"
     assert ("ping", True) not in server.commands
     assert "not-the-password" not in repr(report)
 
