@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
 
 from pydantic import (
     Field,
@@ -266,17 +265,13 @@ class Settings(BaseSettings):
         return build_url(self, password)
 
     def _mongo_url(self, password: str) -> str:
-        user = quote(self.mongo_user, safe="")
-        pw = password if password == REDACTED else quote(password, safe="")
-        return f"mongodb://{user}:{pw}@{_host(self.mongo_host)}:{self.mongo_port}/?authSource=admin"
+        from macroinfra.connections.mongo import build_url
+
+        return build_url(self, password)
 
 
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
-
-
-def _host(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def env_name(field: str) -> str:

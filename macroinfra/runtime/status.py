@@ -88,6 +88,10 @@ def connection_variables(
         ),
     ]
     rows[2:2] = _ca_rows(settings)
+    from macroinfra.connections import kafka, s3
+
+    rows[-1:-1] = s3.status_rows(settings)
+    rows.extend(kafka.status_rows(settings))
     return [
         ConnectionVariable(name, real if reveal_secrets or not secret else shown, secret, service)
         for service, name, real, shown, secret in rows

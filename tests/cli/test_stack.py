@@ -260,6 +260,7 @@ def test_status_env_prints_the_connection_variables_with_their_secrets(cli, env)
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
         "S3_BUCKET",
+        "AWS_REGION",
         "KAFKA_BOOTSTRAP_SERVERS",
     ]
     where = f"macro_user:s3cr%25t%20p%27w@127.0.0.1:{env['POSTGRES_PORT']}/macro_trading"
@@ -267,6 +268,7 @@ def test_status_env_prints_the_connection_variables_with_their_secrets(cli, env)
     assert values["SQLALCHEMY_DATABASE_URL"] == f"postgresql+psycopg://{where}"
     assert values["AWS_SECRET_ACCESS_KEY"] == SECRET
     assert values["KAFKA_BOOTSTRAP_SERVERS"] == env["KAFKA_BOOTSTRAP_SERVERS"]
+    assert values["AWS_REGION"] == "us-east-1"  # MinIO's default, as boto3 must sign for it
     # ... and a POSIX shell reads the same values.
     shell = subprocess.run(
         ["sh", "-c", 'eval "$(cat)"; printf "%s\\n" "$AWS_SECRET_ACCESS_KEY" "$MONGO_URL"'],
@@ -276,6 +278,35 @@ def test_status_env_prints_the_connection_variables_with_their_secrets(cli, env)
         check=True,
     )
     assert shell.stdout.splitlines() == [SECRET, values["MONGO_URL"]]
+
+
+def test_status_env_carries_the_managed_services_security(cli, env, tmp_path):
+    """Kafka's protocol, mechanism and user, MongoDB's TLS and the store's CA reach the
+    variables a notebook reads; the SASL password only as a secret."""
+    from tls.certs import make_certs
+
+    ca = make_certs(tmp_path / "certs").ca
+    secure = {
+        **env,
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+        "KAFKA_SASL_USERNAME": "reader",
+        "KAFKA_SASL_PASSWORD": "kafka-pw-9f1",
+        "MONGO_TLS": "true",
+        "MONGO_TLS_CA": str(ca),
+        "MINIO_SECURE": "true",
+        "MINIO_CA": str(ca),
+    }
+    revealed = dotenv_values(stream=io.StringIO(cli("status", "--env", env=secure).stdout))
+    assert revealed["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert revealed["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-256"
+    assert revealed["KAFKA_SASL_PASSWORD"] == "kafka-pw-9f1"
+    assert revealed["AWS_CA_BUNDLE"] == str(ca)
+    assert revealed["AWS_ENDPOINT_URL_S3"].startswith("https://")
+    mongo = revealed["MONGO_URL"]
+    assert "tls=true" in mongo and "tlsCAFile=" in mongo, mongo
+    shown = cli("status", env=secure)
+    assert shown.exit_code in (0, 1) and "kafka-pw-9f1" not in shown.output
 
 
 def test_status_env_database_urls_connect_with_psql_and_sqlalchemy(stack_cli):
