@@ -66,19 +66,43 @@ def main() -> None:
             started = sum(
                 [
                     run(
-                        [bindir / "psql", "-q", "-d", target, "-c",
-                         "CREATE EXTENSION timescaledb", "-c", "SELECT timescaledb_pre_restore()"],
+                        [
+                            bindir / "psql",
+                            "-q",
+                            "-d",
+                            target,
+                            "-c",
+                            "CREATE EXTENSION timescaledb",
+                            "-c",
+                            "SELECT timescaledb_pre_restore()",
+                        ],
                         pg,
                     ),
                     run(
-                        [bindir / "pg_restore", "--single-transaction", "--exit-on-error",
-                         "--no-owner", "-d", target, plain_file],
+                        [
+                            bindir / "pg_restore",
+                            "--single-transaction",
+                            "--exit-on-error",
+                            "--no-owner",
+                            "-d",
+                            target,
+                            plain_file,
+                        ],
                         pg,
                     ),
-                    run([bindir / "psql", "-q", "-d", target, "-c",
-                         "SELECT timescaledb_post_restore()"], pg),
+                    run(
+                        [
+                            bindir / "psql",
+                            "-q",
+                            "-d",
+                            target,
+                            "-c",
+                            "SELECT timescaledb_post_restore()",
+                        ],
+                        pg,
+                    ),
                 ]
-            )  # fmt: skip
+            )
             figures["plain"].append(started)
             target = fresh_database(settings, f"bench_ours_{round_}")
             figures["restore"].append(

@@ -63,20 +63,29 @@ def _endpoint(value: str) -> tuple[str, int]:
 
 SERVICE_TABLE: tuple[Service, ...] = (
     Service(
-        ServiceName.TIMESCALEDB, "POSTGRES_PORT", 5432, None,
+        ServiceName.TIMESCALEDB,
+        "POSTGRES_PORT",
+        5432,
+        None,
         lambda s: (s.postgres_host, s.postgres_port),
     ),
     Service(ServiceName.REDIS, "REDIS_PORT", 6379, None, lambda s: (s.redis_host, s.redis_port)),
     Service(ServiceName.MONGODB, "MONGO_PORT", 27017, None, lambda s: (s.mongo_host, s.mongo_port)),
     Service(
-        ServiceName.KAFKA, "KAFKA_BOOTSTRAP_SERVERS", 9092, Profile.FULL,
+        ServiceName.KAFKA,
+        "KAFKA_BOOTSTRAP_SERVERS",
+        9092,
+        Profile.FULL,
         lambda s: _endpoint(s.kafka_bootstrap_servers),
     ),
     Service(
-        ServiceName.MINIO, "MINIO_ENDPOINT", 9000, None,
+        ServiceName.MINIO,
+        "MINIO_ENDPOINT",
+        9000,
+        None,
         lambda s: _endpoint(s.minio_endpoint),
     ),
-)  # fmt: skip
+)
 SERVICES: tuple[str, ...] = tuple(s.name.value for s in SERVICE_TABLE)
 PROFILES: dict[str, tuple[str, ...]] = {
     p.value: tuple(s.name.value for s in SERVICE_TABLE if s.profile is p) for p in Profile

@@ -237,8 +237,11 @@ def test_an_unreadable_secret_file_is_one_line(monkeypatch, tmp_path, kind):
     elif kind == "folder":
         path.mkdir()
     (line,) = problems_of(monkeypatch, MONGO_PASSWORD_FILE=str(path))
-    assert line.startswith(f"MONGO_PASSWORD_FILE: {path}" if kind == "empty" else
-                           f"MONGO_PASSWORD_FILE: cannot read {path}")  # fmt: skip
+    assert line.startswith(
+        f"MONGO_PASSWORD_FILE: {path}"
+        if kind == "empty"
+        else f"MONGO_PASSWORD_FILE: cannot read {path}"
+    )
 
 
 def test_file_variables_are_not_taken_for_misspellings(monkeypatch, tmp_path):
@@ -341,8 +344,9 @@ def test_pg_clients_get_the_tls_settings_in_their_environment_not_their_command_
 
     ca = tmp_path / "ca.crt"
     ca.write_text("x")
-    settings = load_settings(None, postgres_sslmode="verify-full", postgres_sslrootcert=ca,
-                             postgres_password=SECRET)  # fmt: skip
+    settings = load_settings(
+        None, postgres_sslmode="verify-full", postgres_sslrootcert=ca, postgres_password=SECRET
+    )
     env = connection_env(settings)
     assert (env["PGSSLMODE"], env["PGSSLROOTCERT"]) == ("verify-full", str(ca))
     assert env["PGPASSWORD"] == SECRET

@@ -88,8 +88,15 @@ def status_rows(settings: Settings) -> list[tuple[str, str, str, str, bool]]:
     s = settings
     if s.kafka_security_protocol == "PLAINTEXT":
         return []
-    rows = [("kafka", "KAFKA_SECURITY_PROTOCOL", s.kafka_security_protocol,
-             s.kafka_security_protocol, False)]  # fmt: skip
+    rows = [
+        (
+            "kafka",
+            "KAFKA_SECURITY_PROTOCOL",
+            s.kafka_security_protocol,
+            s.kafka_security_protocol,
+            False,
+        )
+    ]
     if uses_sasl(s):
         for name, value in (
             ("KAFKA_SASL_MECHANISM", s.kafka_sasl_mechanism),

@@ -29,10 +29,21 @@ DEFAULT_PORT = 27017
 TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 # URL options shown as they are by display_url(); any other value (a token, a key) is masked.
 PLAIN_OPTIONS = {
-    "appname", "authmechanism", "compressors", "directconnection", "journal", "loadbalanced",
-    "maxpoolsize", "readpreference", "replicaset", "retryreads", "retrywrites", "tlscafile",
-    "w", "wtimeoutms",
-}  # fmt: skip
+    "appname",
+    "authmechanism",
+    "compressors",
+    "directconnection",
+    "journal",
+    "loadbalanced",
+    "maxpoolsize",
+    "readpreference",
+    "replicaset",
+    "retryreads",
+    "retrywrites",
+    "tlscafile",
+    "w",
+    "wtimeoutms",
+}
 
 
 class UrlError(ValueError):
@@ -242,8 +253,13 @@ def _disagreements(s: Settings, url: MongoUrl) -> list[str]:
     password = s.mongo_password.get_secret_value()
     differs("MONGO_PASSWORD", "mongo_password", url.password, password, "password")
     differs("MONGO_TLS", "mongo_tls", url.tls, s.mongo_tls, "use of TLS")
-    differs("MONGO_AUTH_SOURCE", "mongo_auth_source", url.option("authSource"),
-            s.mongo_auth_source, "authentication database")  # fmt: skip
+    differs(
+        "MONGO_AUTH_SOURCE",
+        "mongo_auth_source",
+        url.option("authSource"),
+        s.mongo_auth_source,
+        "authentication database",
+    )
     ca = url.option("tlsCAFile")
     differs("MONGO_TLS_CA", "mongo_tls_ca", Path(ca) if ca else None, s.mongo_tls_ca, "CA file")
     return found

@@ -146,9 +146,13 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         return
     except (ConnectionFailure, PyMongoError) as exc:
         yield cannot_talk(
-            SERVICE, "MongoDB", where, RuntimeError(scrub(first_line(exc))), hint=ADDRESS_HINT,
+            SERVICE,
+            "MongoDB",
+            where,
+            RuntimeError(scrub(first_line(exc))),
+            hint=ADDRESS_HINT,
             started=started,
-        )  # fmt: skip
+        )
         return
     finally:
         if client is not None:

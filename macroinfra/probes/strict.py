@@ -232,9 +232,10 @@ _HOSTS = {
     "redis": lambda s: [s.redis_host],
     "mongodb": lambda s: [s.mongo_host],
     "minio": lambda s: [s.minio_endpoint.rpartition(":")[0].strip("[]")],
-    "kafka": lambda s: [h.strip().rpartition(":")[0].strip("[]") for h in
-                        s.kafka_bootstrap_servers.split(",")],
-}  # fmt: skip
+    "kafka": lambda s: [
+        h.strip().rpartition(":")[0].strip("[]") for h in s.kafka_bootstrap_servers.split(",")
+    ],
+}
 _TLS_FIX = {
     "timescaledb": "set POSTGRES_SSLMODE=verify-full and POSTGRES_SSLROOTCERT (the server's CA)",
     "redis": "set REDIS_TLS=on and REDIS_TLS_CA (the server's CA), or a rediss:// REDIS_URL",

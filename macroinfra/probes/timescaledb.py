@@ -288,8 +288,11 @@ def _tls_check(s: Settings, budget: Budget, future: Future[Any]) -> Check | None
     try:
         peer = future.result(timeout=budget.client_timeout())
     except (OSError, TimeoutError) as exc:
-        return _warn(f"TLS in use, but its certificate could not be read: {exc}", ADDRESS_HINT,
-                     reason="tls_unread")  # fmt: skip
+        return _warn(
+            f"TLS in use, but its certificate could not be read: {exc}",
+            ADDRESS_HINT,
+            reason="tls_unread",
+        )
     # With a CA file, libpq checks the chain under sslmode=require too (as verify-ca does).
     mode, ca = s.postgres_sslmode, s.postgres_sslrootcert
     verifies = mode in ("verify-ca", "verify-full") or (mode == "require" and ca is not None)

@@ -43,10 +43,20 @@ def _openssl(*args: str, cwd: Path) -> None:
 def _key_and_csr(folder: Path, name: str, subject: str) -> tuple[Path, Path]:
     key, csr = folder / f"{name}.key", folder / f"{name}.csr"
     _openssl(
-        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", str(key), "-out", str(csr), "-subj", subject,
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+        "-subj",
+        subject,
         cwd=folder,
-    )  # fmt: skip
+    )
     key.chmod(0o600)
     return key, csr
 
@@ -54,12 +64,27 @@ def _key_and_csr(folder: Path, name: str, subject: str) -> tuple[Path, Path]:
 def _ca(folder: Path, name: str) -> tuple[Path, Path]:
     key, cert = folder / f"{name}.key", folder / f"{name}.crt"
     _openssl(
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", str(key), "-out", str(cert), "-days", "3650", "-subj", f"/CN=macroinfra {name}",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        str(key),
+        "-out",
+        str(cert),
+        "-days",
+        "3650",
+        "-subj",
+        f"/CN=macroinfra {name}",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
         cwd=folder,
-    )  # fmt: skip
+    )
     key.chmod(0o600)
     return cert, key
 
@@ -72,10 +97,23 @@ def _signed(
     ext.write_text(extensions + "\n")
     cert = folder / f"{name}.crt"
     _openssl(
-        "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
-        "-CAcreateserial", "-out", str(cert), "-days", str(days), "-extfile", str(ext),
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-out",
+        str(cert),
+        "-days",
+        str(days),
+        "-extfile",
+        str(ext),
         cwd=folder,
-    )  # fmt: skip
+    )
     csr.unlink()
     ext.unlink()
     return Pair(cert, key)

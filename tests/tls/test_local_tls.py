@@ -42,10 +42,22 @@ def test_a_server_certificate_near_expiry_is_renewed_by_the_same_ca(tmp_path):
     folder = ensure_certificates(tmp_path)
     ca = (folder / "ca.crt").read_bytes()
     subprocess.run(
-        ["openssl", "x509", "-in", "server.crt", "-signkey", "server.key", "-days", "5",
-         "-out", "server.crt"],
-        cwd=folder, check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "x509",
+            "-in",
+            "server.crt",
+            "-signkey",
+            "server.key",
+            "-days",
+            "5",
+            "-out",
+            "server.crt",
+        ],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
     short = (folder / "server.crt").read_bytes()
     ensure_certificates(tmp_path)
     assert (folder / "server.crt").read_bytes() != short

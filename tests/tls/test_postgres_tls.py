@@ -218,8 +218,10 @@ def test_status_env_urls_carry_the_sslmode_and_connect(tls_stack):
 def test_a_client_certificate_from_the_settings(tls_stack, tls_certs):
     from tls.servers import postgres_asking_client_certificates
 
-    pair = {"POSTGRES_SSLCERT": str(tls_certs.client.cert),
-            "POSTGRES_SSLKEY": str(tls_certs.client.key)}  # fmt: skip
+    pair = {
+        "POSTGRES_SSLCERT": str(tls_certs.client.cert),
+        "POSTGRES_SSLKEY": str(tls_certs.client.key),
+    }
     with postgres_asking_client_certificates(tls_stack, tls_certs.ca, tls_certs.client):
         without, checks, _ = doctor(tls_stack)
         main = checks["timescaledb"]

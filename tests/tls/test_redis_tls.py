@@ -50,8 +50,9 @@ def test_the_cache_speaks_tls_as_the_acl_user(tls_stack):
 
 
 def test_a_plain_client_is_turned_away_with_the_fix(tls_stack):
-    code, checks, _ = doctor(tls_stack, MACROINFRA_LOCAL_TLS="off", REDIS_TLS="off",
-                             REDIS_TLS_CA="")  # fmt: skip
+    code, checks, _ = doctor(
+        tls_stack, MACROINFRA_LOCAL_TLS="off", REDIS_TLS="off", REDIS_TLS_CA=""
+    )
     main = checks["redis"]
     assert code == 1 and main["reason"] == "tls"
     assert "REDIS_TLS=on" in main["hint"]

@@ -186,9 +186,13 @@ def test_sasl_settings_without_a_sasl_protocol():
 
 
 def test_ca_without_tls(tmp_path):
-    (line,) = problems(kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_mechanism="PLAIN",
-                       kafka_sasl_username="u", kafka_sasl_password="p",
-                       kafka_ssl_ca=str(tmp_path / "ca.pem"))  # fmt: skip
+    (line,) = problems(
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="PLAIN",
+        kafka_sasl_username="u",
+        kafka_sasl_password="p",
+        kafka_ssl_ca=str(tmp_path / "ca.pem"),
+    )
     assert line.startswith("KAFKA_SSL_CA is set, but KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT")
 
 

@@ -70,32 +70,73 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 def _new_key(folder: Path, name: str) -> None:
-    _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-out", f"{name}.key", cwd=folder)  # fmt: skip
+    _openssl(
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        f"{name}.key",
+        cwd=folder,
+    )
 
 
 def _make_ca(folder: Path) -> None:
     _new_key(folder, "ca")
     _openssl(
-        "req", "-x509", "-new", "-key", "ca.key", "-out", "ca.crt", "-days", str(CA_DAYS),
-        "-subj", "/CN=macroinfra local CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        str(CA_DAYS),
+        "-subj",
+        "/CN=macroinfra local CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
         cwd=folder,
-    )  # fmt: skip
+    )
 
 
 def _make_server(folder: Path) -> None:
     _new_key(folder, "server")
-    _openssl("req", "-new", "-key", "server.key", "-out", "server.csr",
-             "-subj", "/CN=127.0.0.1", cwd=folder)  # fmt: skip
+    _openssl(
+        "req",
+        "-new",
+        "-key",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+        cwd=folder,
+    )
     (folder / "server.ext").write_text(SERVER_NAMES)
     _openssl(
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-out", "server.crt",
-        "-days", str(SERVER_DAYS), "-extfile", "server.ext",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-set_serial",
+        str(int.from_bytes(os.urandom(8), "big")),
+        "-out",
+        "server.crt",
+        "-days",
+        str(SERVER_DAYS),
+        "-extfile",
+        "server.ext",
         cwd=folder,
-    )  # fmt: skip
+    )
     for name in ("server.csr", "server.ext"):
         (folder / name).unlink()
     for path in folder.iterdir():
