@@ -122,7 +122,8 @@ link_compose_plugin() {
 }
 
 main() {
-  local pkgs=("postgresql-$PG_MAJOR" redis-server debootstrap)
+  # openssl makes the local runtime's certificates (MACROINFRA_LOCAL_TLS) and the tests' own.
+  local pkgs=("postgresql-$PG_MAJOR" redis-server debootstrap openssl)
   # The engine: a docker client already on PATH (e.g. Docker's own in /usr/local/bin) is kept
   # and still found first; docker.io adds dockerd, containerd, runc and docker-proxy.
   command -v dockerd >/dev/null || pkgs+=(docker.io)
