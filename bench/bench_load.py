@@ -194,8 +194,10 @@ def main() -> None:
             ratio = limit / seconds
             sent = rows // 2 if (case, name) == ("half", "plain COPY") else rows
             target = targets.get((case, name))
-            verdict = "" if target is None else f">= {target}: " + (
-                "met" if ratio >= target else "NOT met"
+            verdict = (
+                ""
+                if target is None
+                else f">= {target}: " + ("met" if ratio >= target else "NOT met")
             )
             print(
                 f"{case:<8}{name:<14}{seconds:>9.3f}{sent / seconds:>11,.0f}{ratio:>8.2f}  "
