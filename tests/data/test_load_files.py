@@ -1,5 +1,6 @@
-"""`macroinfra data load`: files in through the loader, idempotently, all or nothing; every
-malformed file one line naming the line and the column, and nothing written."""
+"""`macroinfra data load` (through the real Typer app): files in through the loader,
+idempotently, all or nothing; every malformed file one line naming the line and the column, and
+nothing written."""
 
 from __future__ import annotations
 
