@@ -239,3 +239,25 @@ def test_parquet_needs_its_extra(refs, migrated, tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["inserted"] == 2
     assert count(migrated) == 2
+
+    (spx,) = sql_rows(migrated, "SELECT id FROM instruments WHERE ticker = 'SPX'")[0]
+    typed = {
+        "instrument_id": pa.array([spx, spx], pa.int32()),
+        "timestamp": pa.array(
+            [datetime(2024, 3, 1, 21, tzinfo=UTC), datetime(2024, 3, 5, 21, tzinfo=UTC)],
+            pa.timestamp("us", tz="UTC"),
+        ),
+        "frequency": ["daily", "daily"],
+        "close": pa.array([Decimal("2"), Decimal("4.5")], pa.decimal128(10, 2)),
+    }
+    pq.write_table(pa.table(typed), path)
+    again = refs("data", "load", "market_data", str(path), "--format", "parquet")
+    assert again.exit_code == 0 and "inserted 1 of 2 rows" in again.stdout
+    naive = {**typed, "timestamp": pa.array([datetime(2024, 3, 6, 21)] * 2, pa.timestamp("us"))}
+    pq.write_table(pa.table(naive), path)
+    line = one_error(refs("data", "load", "market_data", str(path), "--format", "parquet"), 2)
+    assert line.startswith("error: loading market_data: row 1, column timestamp: 2024-03-06T21")
+    path.write_bytes(b"not parquet at all")
+    line = one_error(refs("data", "load", "market_data", str(path), "--format", "parquet"), 2)
+    assert line.startswith("error: the file cannot be read as Parquet: ")
+    assert count(migrated) == 3
