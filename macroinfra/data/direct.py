@@ -1,11 +1,12 @@
 """The append path: new rows copied straight into the target table, window by window.
 
 A hypertable batch (but macro_series, which is staged for its revision checks) is read in
-windows of WINDOW_ROWS rows. For each window, one query on the table's indexes reads the natural
-keys stored in the window's time range (for the instruments or series it names); the rows whose
-key is stored, or repeated earlier in the batch, are dropped, and the others are copied straight
-into the table with a plain COPY in a savepoint: no staging table, no ON CONFLICT. An append
-finds no stored key and costs one index probe per window.
+windows of WINDOW_ROWS rows (the next window is read while the last is written). For each
+window, one query on the table's indexes reads the natural keys stored in the window's time
+range (for the instruments or series it names); the rows whose key is stored, or repeated
+earlier in the batch, are dropped, and the others are copied straight into the table with a
+plain COPY in a savepoint: no staging table, no ON CONFLICT. An append finds no stored key and
+costs one index probe per window.
 
 If a key turns out to be taken after all (written meanwhile by a concurrent session, whose
 commit the COPY waits for; or a value the client could not compare with the stored one, such as
@@ -30,7 +31,7 @@ from macroinfra.data.tables import LoadableTable
 if TYPE_CHECKING:
     import psycopg
 
-WINDOW_ROWS = 100_000
+WINDOW_ROWS = 25_000
 KEYS_PER_ROW = 4  # stored keys read per window row at most; past that, the window is staged
 
 Window = list[Sequence[Any]]
@@ -53,25 +54,79 @@ def load_direct(
     )
     keys = _KeyReader(info, cols)
     offered = inserted = 0
-    it = iter(rows)
-    while window := list(itertools.islice(it, WINDOW_ROWS)):
-        start = offered
-        offered += len(window)
-        new, positions = keys.new_rows(cur, window)
-        with _numbered(info, start):
-            if new is None:
-                inserted += staged(window)
+    with _Prefetched(rows, WINDOW_ROWS) as windows:
+        for window in windows:
+            start = offered
+            offered += len(window)
+            new, positions = keys.new_rows(cur, window)
+            with _numbered(info, start):
+                if new is None:
+                    inserted += staged(window)
+                    continue
+            if not new:
                 continue
-        if not new:
-            continue
-        with _numbered(info, start, positions):
-            done = copy_in_savepoint(conn, cur, into_table, new)
-        if done:
-            inserted += len(new)
-            continue
-        with _numbered(info, start):
-            inserted += staged(window)
+            with _numbered(info, start, positions):
+                done = copy_in_savepoint(conn, cur, into_table, new)
+            if done:
+                inserted += len(new)
+                continue
+            with _numbered(info, start):
+                inserted += staged(window)
     return offered, inserted
+
+
+class _Prefetched:
+    """The windows of `rows`, each read (and its values checked) by a thread of its own while
+    the one before is written, so that reading a file overlaps with the server's work. An
+    error reading is raised where the window would have been; leaving the block stops the
+    reader (once the window it is reading is read)."""
+
+    def __init__(self, rows: Iterable[Sequence[Any]], size: int) -> None:
+        import queue
+        import threading
+
+        self.rows = iter(rows)
+        self.size = size
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._read, name="macroinfra-load-reader")
+
+    def __enter__(self) -> Iterator[Window]:
+        self.thread.start()
+        return self._windows()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _windows(self) -> Iterator[Window]:
+        while True:
+            item = self.queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            if not item:
+                return
+            yield item
+
+    def _read(self) -> None:
+        try:
+            while not self.stop.is_set():
+                window = list(itertools.islice(self.rows, self.size))
+                self._put(window)
+                if not window:
+                    return
+        except BaseException as exc:  # handed to the writer, which raises it
+            self._put(exc)
+
+    def _put(self, item: Any) -> None:
+        import queue
+
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
 
 
 @contextmanager
