@@ -140,9 +140,11 @@ def _progress(description: str):  # noqa: ANN202
             return
         with render.progress(description) as update:
 
-            def say(rows: int, seconds: float) -> None:
+            def say(rows: int, inserted: int, seconds: float) -> None:
                 rate = rows / seconds if seconds > 0 else 0.0
-                update(f"{description}: {rows:,} rows read, {rate:,.0f} rows/s")
+                update(
+                    f"{description}: {rows:,} rows read, {inserted:,} inserted, {rate:,.0f} rows/s"
+                )
 
             yield say
 

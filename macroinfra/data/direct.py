@@ -44,9 +44,12 @@ def load_direct(
     cols: tuple[str, ...],
     rows: Iterable[Sequence[Any]],
     staged: Callable[[Window], int],
+    *,
+    written: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
     """Load `rows` window by window; return (rows offered, rows inserted). `staged(window)`
-    loads a window through the staging path and returns how many rows were new."""
+    loads a window through the staging path and returns how many rows were new; `written`
+    hears (rows offered, rows inserted) after each window."""
     from psycopg import sql
 
     into_table = sql.SQL("COPY {} ({}) FROM STDIN").format(
@@ -56,6 +59,8 @@ def load_direct(
     offered = inserted = 0
     with _Prefetched(rows, WINDOW_ROWS) as windows:
         for window in windows:
+            if written is not None and offered:
+                written(offered, inserted)
             start = offered
             offered += len(window)
             new, positions = keys.new_rows(cur, window)

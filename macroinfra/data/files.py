@@ -44,7 +44,8 @@ CODES = {
     "series_code": ("series_id", "series_metadata"),
 }
 
-Progress = Callable[[int, float], None]  # (rows read, seconds since the start)
+Progress = Callable[[int, int, float], None]  # (rows read, rows inserted, seconds so far)
+Reading = Callable[[int, float], None]  # (rows read, seconds since the start)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,19 @@ def load_file(
     import psycopg
 
     started = time.perf_counter()
-    source = read_rows(stream, table, format=format, progress=progress, started=started)
+    counts = [0, 0]  # rows read, rows inserted
+
+    def read(rows: int, seconds: float) -> None:
+        counts[0] = rows
+        if progress is not None:
+            progress(rows, counts[1], seconds)
+
+    def written(offered: int, inserted: int) -> None:
+        counts[1] = inserted
+        if progress is not None:
+            progress(counts[0], inserted, time.perf_counter() - started)
+
+    source = read_rows(stream, table, format=format, progress=read, started=started)
     with driver_connection(target) as conn:
         if source.codes:
             try:
@@ -96,7 +109,7 @@ def load_file(
         else:
             rows = source.rows
         try:
-            result: LoadResult = load(conn, table, rows, columns=source.columns)
+            result: LoadResult = load(conn, table, rows, columns=source.columns, written=written)
         except MacroinfraError as exc:
             exc.message = _ROW.sub(
                 lambda m: f"{m[1]}{source.unit} {source.line_of(int(m[2]))}", exc.message
@@ -123,7 +136,7 @@ def read_rows(
     table: str,
     *,
     format: str = "csv",
-    progress: Progress | None = None,
+    progress: Reading | None = None,
     started: float | None = None,
 ) -> FileRows:
     """The header checked now; the rows read, and each field checked, as they are consumed."""

@@ -77,6 +77,7 @@ class _Batch:
 
     rows: Iterable[Sequence[Any]]
     count: int = field(default=0)
+    written: Callable[[int, int], None] | None = None
 
 
 def load(
@@ -85,8 +86,12 @@ def load(
     rows: Iterable[Row],
     *,
     columns: Sequence[str] | None = None,
+    written: Callable[[int, int], None] | None = None,
 ) -> LoadResult:
     """Load `rows` into `table`; return how many were offered and how many were new.
+
+    `written(offered, inserted)`, if given, is called as the load goes, with the rows read and
+    the rows inserted so far (uncommitted until the load returns).
 
     `target` is a macroinfra Database (the load commits on a pooled connection), or a
     SQLAlchemy or psycopg connection (the load runs in a savepoint of the caller's open
@@ -116,8 +121,13 @@ def load(
     as_mappings = isinstance(first, Mapping)
 
     def attempt() -> tuple[int, int]:
-        batch = _Batch(_prepare(streams.pop() if streams else iter(rows), info, cols, as_mappings))
+        batch = _Batch(
+            _prepare(streams.pop() if streams else iter(rows), info, cols, as_mappings),
+            written=written,
+        )
         inserted = _load(conn, info, cols, batch)
+        if written is not None:
+            written(batch.count, inserted)
         return batch.count, inserted
 
     started = time.perf_counter()
@@ -208,7 +218,9 @@ def _load(
                         copy.write_row(row)
                 return _insert_staged(conn, cur, info, columns, table, stage, known_overlap=True)
 
-            batch.count, inserted = load_direct(conn, cur, info, cols, batch.rows, staged)
+            batch.count, inserted = load_direct(
+                conn, cur, info, cols, batch.rows, staged, written=batch.written
+            )
             return inserted
         rows = batch.rows
         cur.execute(create_stage)

@@ -72,12 +72,12 @@ def staged(monkeypatch) -> list[int]:
     windows: list[int] = []
     real = direct.load_direct
 
-    def observed(conn, cur, info, cols, rows, stage):
+    def observed(conn, cur, info, cols, rows, stage, **options):
         def counted(window):
             windows.append(len(window))
             return stage(window)
 
-        return real(conn, cur, info, cols, rows, counted)
+        return real(conn, cur, info, cols, rows, counted, **options)
 
     monkeypatch.setattr("macroinfra.data.loader.load_direct", observed)
     return windows

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from helpers import sql_rows
 
-from macroinfra.data import files
+from macroinfra.data import direct, files
 from macroinfra.data.files import load_file, read_rows
 from macroinfra.data.loader import load
 from macroinfra.errors import UsageError
@@ -76,11 +76,20 @@ def test_a_quoted_field_over_several_lines_keeps_the_line_numbers(migrated, conn
 
 def test_progress_is_reported_as_rows_are_read(conn, monkeypatch):
     monkeypatch.setattr(files, "PROGRESS_ROWS", 2)
-    seen: list[int] = []
+    monkeypatch.setattr(direct, "WINDOW_ROWS", 3)
+    seen: list[tuple[int, int]] = []
     lines = [f"US_TSY,2024-01-{d:02d},nominal,30,1" for d in range(1, 6)]
-    result = load_file(conn, "curves", data(*lines), progress=lambda n, s: seen.append(n))
-    assert seen == [2, 4, 5]  # every PROGRESS_ROWS rows, and once at the end
-    assert (result.offered, result.inserted, result.skipped) == (5, 5, 0)
+    load_file(conn, "curves", data(*lines[:1]))
+    result = load_file(
+        conn, "curves", data(*lines), progress=lambda n, inserted, s: seen.append((n, inserted))
+    )
+    # rows read: every PROGRESS_ROWS rows and at the end (the reader runs a window ahead);
+    # rows inserted: after each window of 3 (the first holds the stored row), and at the end
+    read, inserted = [n for n, _ in seen], [i for _, i in seen]
+    assert set(read) == {2, 4, 5} and read == sorted(read)
+    assert 2 in inserted and inserted == sorted(inserted)
+    assert seen[-1] == (5, 4)
+    assert (result.offered, result.inserted, result.skipped) == (5, 4, 1)
     assert result.format == "csv" and result.file == "-"
 
 
