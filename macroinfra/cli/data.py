@@ -198,7 +198,8 @@ def _series(listing: SeriesList) -> None:
 
     if not listing.series:
         what = f" matching {listing.pattern!r}" if listing.pattern else ""
-        render.line(f"no series{what}")
+        near = f" ({listing.suggestion})" if listing.suggestion else ""
+        render.line(f"no series{what}{near}")
         return
     render.table(
         ["code", "source", "frequency", "first", "last", "observations", "revisions", "name"],

@@ -31,6 +31,7 @@ class SeriesSummary:
 class SeriesList:
     pattern: str | None
     series: list[SeriesSummary]
+    suggestion: str | None  # when nothing matches a pattern without wildcards: did you mean
 
 
 _LIST = """
@@ -59,9 +60,12 @@ def list_series(target: Target, pattern: str | None = None) -> SeriesList:
     with driver_connection(target) as conn:
         try:
             rows = conn.execute(_LIST, {"pattern": _like(pattern)}).fetchall()
+            suggestion = None
+            if not rows and pattern and "*" not in pattern and "?" not in pattern:
+                suggestion = did_you_mean(pattern, known_codes(conn))
         except psycopg.Error as exc:
             raise database_error(exc, "listing the series") from None
-    return SeriesList(pattern, [SeriesSummary(*row) for row in rows])
+    return SeriesList(pattern, [SeriesSummary(*row) for row in rows], suggestion)
 
 
 def _like(pattern: str | None) -> str | None:

@@ -213,6 +213,9 @@ def test_series_lists_codes_with_their_span_and_revisions(seeded_cli, migrated):
     assert human.stdout.splitlines()[1].split()[:3] == ["US_NFP", "demo", "monthly"]
     none = seeded_cli("data", "series", "NOPE")
     assert none.exit_code == 0 and none.stdout.strip() == "no series matching 'NOPE'"
+    near = seeded_cli("data", "series", "US_UNRAT3", "--json")
+    assert json.loads(near.stdout)["suggestion"] == "did you mean 'US_UNRATE'?"
+    assert json.loads(seeded_cli("data", "series", "--json").stdout)["suggestion"] is None
 
 
 @pytest.mark.parametrize(
