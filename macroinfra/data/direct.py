@@ -196,7 +196,12 @@ class _KeyReader:
             None,
         )
         table = sql.Identifier(info.name)
-        keys = sql.SQL(", ").join(map(sql.Identifier, info.key_columns))
+        # Read in binary (no text to parse); an enumeration's value as its text.
+        enums = {c for c, _ in info.enum_columns}
+        keys = sql.SQL(", ").join(
+            sql.SQL("{}::text" if c in enums else "{}").format(sql.Identifier(c))
+            for c in info.key_columns
+        )
         when = sql.SQL("{} BETWEEN %s AND %s").format(sql.Identifier(info.time_column))
         self.query = sql.SQL("SELECT {} FROM {} WHERE {}").format(keys, table, when)
         if self.narrow is not None:
@@ -222,7 +227,7 @@ class _KeyReader:
             params.append(sorted(ids))
         cap = KEYS_PER_ROW * len(window)
         params.append(cap + 1)
-        cur.execute(self.query, params)
+        cur.execute(self.query, params, binary=True)
         stored = set(cur.fetchall())
         if not stored:
             return window, None
