@@ -1,21 +1,33 @@
-"""Bulk load into market_data against `executemany` of the same INSERT ... ON CONFLICT.
+"""Bulk load into market_data against its physical limit, a plain COPY, in one run.
 
-Starts its own local stack in a temporary folder, migrates it, fills market_data with a base
-of rows (1,000,000 by default), then times, on that table:
-- the bulk loader (COPY into a staging table, INSERT ... SELECT ... ON CONFLICT DO NOTHING)
-  with new rows, and again with the same rows (all skipped);
-- psycopg's executemany of INSERT ... ON CONFLICT ON CONSTRAINT ... DO NOTHING with new rows
-  (psycopg 3 sends executemany in pipeline mode), and, for context, the same INSERT executed
-  once per row.
+Starts its own local stack in a temporary folder, migrates it, fills market_data with a base of
+rows (200,000 by default), then times four writers on the same table, each with rows of its
+own (--rows, 100,000 by default), in three cases:
+- append: no row of the batch is stored;
+- half: the older half of the batch is stored already (plain COPY: the new half alone);
+- all: every row is stored (plain COPY: the same rows when they were new);
+The writers: the bulk loader (macroinfra.data.loader.load); a plain COPY straight into the
+table (not idempotent: the fastest correct insert there is); psycopg's executemany of INSERT
+... ON CONFLICT DO NOTHING (pipeline mode); SQLAlchemy's insert(...).on_conflict_do_nothing()
+with a list of dicts. The loader and plain COPY take turns, --repeat times (the best of each is
+kept: the machine may be shared); executemany and SQLAlchemy, far from the limit, run once.
+Each ratio is plain COPY's seconds over the writer's seconds for the same new rows.
 
-    .venv/bin/python bench/bench_load.py [--base 1000000] [--rows 200000] [--many 20000]
+Then `data load`'s path: a CSV file of --file-rows rows (1,000,000 by default) parsed alone,
+and loaded (macroinfra.data.files.load_file, what the command calls), against load() of the
+same rows as Python values.
+
+    .venv/bin/python bench/bench_load.py [--base 200000] [--rows 100000] [--file-rows 1000000]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import os
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,47 +46,74 @@ COLUMNS = (
     "adjusted_close",
 )
 START = datetime(2015, 1, 1, tzinfo=UTC)
+Rows = list[tuple[Any, ...]]
 
 
-def bars(first_hour: int, hours: int) -> Iterator[tuple[Any, ...]]:
-    """Hourly bars for every instrument, `hours` hours from START + first_hour."""
-    for hour in range(first_hour, first_hour + hours):
-        ts = START + timedelta(hours=hour)
-        for instrument in range(1, INSTRUMENTS + 1):
-            price = 100.0 + (hour % 500) * 0.01 + instrument
-            yield (
-                instrument,
-                ts,
-                "hourly",
-                price,
-                price + 0.5,
-                price - 0.5,
-                price + 0.1,
-                1000 + hour % 97,
-                price + 0.1,
-            )
+class Bars:
+    """Hourly bars for every instrument, each call later in time than the last."""
+
+    def __init__(self) -> None:
+        self.hour = 0
+
+    def next(self, rows: int) -> Rows:
+        hours = max(1, rows // INSTRUMENTS)
+        out = []
+        for hour in range(self.hour, self.hour + hours):
+            ts = START + timedelta(hours=hour)
+            for instrument in range(1, INSTRUMENTS + 1):
+                price = 100.0 + (hour % 500) * 0.01 + instrument
+                out.append(
+                    (
+                        instrument,
+                        ts,
+                        "hourly",
+                        price,
+                        price + 0.5,
+                        price - 0.5,
+                        price + 0.1,
+                        1000 + hour % 97,
+                        price + 0.1,
+                    )
+                )
+        self.hour += hours
+        return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", type=int, default=1_000_000, help="rows already in the table")
-    parser.add_argument("--rows", type=int, default=200_000, help="rows per bulk load")
-    parser.add_argument("--many", type=int, default=20_000, help="rows for executemany")
+    parser.add_argument("--base", type=int, default=200_000, help="rows already in the table")
+    parser.add_argument("--rows", type=int, default=100_000, help="rows per writer and case")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="runs of the loader and of plain COPY (best kept)"
+    )
+    parser.add_argument("--file-rows", type=int, default=1_000_000, help="rows of the CSV file")
     args = parser.parse_args()
 
     import psycopg
+    from sqlalchemy import create_engine
+    from sqlalchemy.dialects.postgresql import insert
 
     from macroinfra import migrations
     from macroinfra.data.loader import load
     from macroinfra.db import Database
+    from macroinfra.models import MarketData
     from macroinfra.settings import load_settings
+
+    copy_sql = f"COPY market_data ({', '.join(COLUMNS)}) FROM STDIN"
+    insert_sql = (
+        f"INSERT INTO market_data ({', '.join(COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
+        "ON CONFLICT ON CONSTRAINT uq_market_data_natural_key DO NOTHING"
+    )
 
     with local_stack():
         settings = load_settings()
         db = Database(settings)
         migrations.upgrade(db)
         db.dispose()
-        with psycopg.connect(settings.libpq_url) as conn:
+        engine = create_engine(settings.sync_database_url)
+        bars = Bars()
+        with psycopg.connect(settings.libpq_url, autocommit=True) as conn:
             load(
                 conn,
                 "instruments",
@@ -83,70 +122,141 @@ def main() -> None:
                     for i in range(1, INSTRUMENTS + 1)
                 ],
             )
-            base_hours = args.base // INSTRUMENTS
+
+            def plain_copy(rows: Rows) -> int:
+                with conn.transaction(), conn.cursor() as cur, cur.copy(copy_sql) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                return len(rows)
+
+            def loader(rows: Rows) -> int:
+                return load(conn, "market_data", rows, columns=COLUMNS).inserted
+
+            def executemany(rows: Rows) -> int:
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.executemany(insert_sql, rows)
+                return len(rows)
+
+            def sqlalchemy(rows: Rows) -> int:
+                dicts = [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+                with engine.begin() as sa:
+                    sa.execute(insert(MarketData).on_conflict_do_nothing(), dicts)
+                return len(rows)
+
             started = time.perf_counter()
-            base = load(conn, "market_data", bars(0, base_hours), columns=COLUMNS)
+            base = 0
+            while base < args.base:
+                base += plain_copy(bars.next(min(100_000, args.base - base)))
             conn.execute("ANALYZE market_data")
-            conn.commit()
-            print(
-                f"base: {base.inserted:,} rows in {time.perf_counter() - started:.1f} s "
-                f"({base.inserted / base.seconds:,.0f} rows/s into an empty table)"
-            )
+            print(f"base: {base:,} rows by plain COPY in {time.perf_counter() - started:.1f} s")
 
-            # Rows are built before the clock starts, for every method alike.
-            hours = args.rows // INSTRUMENTS
-            batch = list(bars(base_hours, hours))
-            fresh = load(conn, "market_data", batch, columns=COLUMNS)
-            again = load(conn, "market_data", batch, columns=COLUMNS)
-            bulk_rate = fresh.inserted / fresh.seconds
-
-            many_hours = args.many // INSTRUMENTS
-            rows = list(bars(base_hours + hours, many_hours))
-            insert = (
-                f"INSERT INTO market_data ({', '.join(COLUMNS)}) "
-                f"VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
-                "ON CONFLICT ON CONSTRAINT uq_market_data_natural_key DO NOTHING"
-            )
-            started = time.perf_counter()
-            with conn.cursor() as cur:  # psycopg sends these in pipeline mode
-                cur.executemany(insert, rows)
-            conn.commit()
-            many_seconds = time.perf_counter() - started
-            many_rate = len(rows) / many_seconds
-
-            # For context: one statement and one round trip per row.
-            single = list(bars(base_hours + hours + many_hours, max(1, many_hours // 4)))
-            started = time.perf_counter()
-            with conn.cursor() as cur:
-                for row in single:
-                    cur.execute(insert, row)
-            conn.commit()
-            single_rate = len(single) / (time.perf_counter() - started)
+            writers: dict[str, Callable[[Rows], int]] = {
+                "bulk loader": loader,
+                "plain COPY": plain_copy,
+                "executemany": executemany,
+                "SQLAlchemy": sqlalchemy,
+            }
+            best: dict[tuple[str, str], float] = {}
+            for run in range(args.repeat):
+                for name, write in writers.items():
+                    if run and name in ("executemany", "SQLAlchemy"):
+                        continue
+                    rows = bars.next(args.rows)
+                    best[("append", name)] = min(
+                        best.get(("append", name), float("inf")), timed(write, rows)
+                    )
+                    if name != "plain COPY":
+                        best[("all", name)] = min(
+                            best.get(("all", name), float("inf")), timed(write, rows)
+                        )
+                    half = bars.next(args.rows)
+                    plain_copy(half[: len(half) // 2])
+                    if name == "plain COPY":
+                        seconds = timed(write, half[len(half) // 2 :])
+                    else:
+                        seconds = timed(write, half)
+                    best[("half", name)] = min(best.get(("half", name), float("inf")), seconds)
             (total,) = conn.execute("SELECT count(*) FROM market_data").fetchone() or (0,)
+            file_figures = bench_file(conn, bars, args.file_rows) if args.file_rows else None
+        engine.dispose()
 
-    print(f"table before the timed loads: {base.inserted:,} rows; after: {total:,} rows")
+    rows = (args.rows // INSTRUMENTS) * INSTRUMENTS
+    print(f"market_data: {base:,} rows before the timed writes, {total:,} after them")
     print(
-        f"bulk loader, new rows:        {fresh.inserted:,} rows in {fresh.seconds:.2f} s = "
-        f"{bulk_rate:,.0f} rows/s"
+        f"{rows:,} rows per writer and case; loader and plain COPY: best of {args.repeat}; "
+        "ratio = COPY s / writer s"
     )
-    print(
-        f"bulk loader, same rows again: {again.offered:,} offered, {again.inserted} inserted "
-        f"in {again.seconds:.2f} s = {again.offered / again.seconds:,.0f} rows/s"
-    )
-    print(
-        f"executemany, new rows:        {len(rows):,} rows in {many_seconds:.2f} s = "
-        f"{many_rate:,.0f} rows/s"
-    )
-    print(f"execute per row (context):    {len(single):,} rows = {single_rate:,.0f} rows/s")
-    print(f"bulk loader / executemany:    {bulk_rate / many_rate:.1f}x")
-    print(f"bulk loader / execute per row: {bulk_rate / single_rate:.1f}x")
-    for target, met in (
-        (">= 100,000 rows/s", bulk_rate >= 100_000),
-        (">= 10x executemany (pipeline mode)", bulk_rate >= 10 * many_rate),
-        (">= 10x execute per row", bulk_rate >= 10 * single_rate),
-        ("a reload inserts nothing", again.inserted == 0),
-    ):
-        print(f"target {target}: {'met' if met else 'NOT met'}")
+    copy_s = best[("append", "plain COPY")]
+    half_copy_s = best[("half", "plain COPY")]
+    print(f"{'case':<8}{'writer':<14}{'seconds':>9}{'rows/s':>11}{'x COPY':>8}  target")
+    targets = {
+        ("append", "bulk loader"): 0.9,
+        ("half", "bulk loader"): 0.6,
+        ("all", "bulk loader"): 1.3,
+    }
+    for case, limit in (("append", copy_s), ("half", half_copy_s), ("all", copy_s)):
+        for name in writers:
+            if case == "all" and name == "plain COPY":
+                continue
+            seconds = best[(case, name)]
+            ratio = limit / seconds
+            sent = rows // 2 if (case, name) == ("half", "plain COPY") else rows
+            target = targets.get((case, name))
+            verdict = (
+                ""
+                if target is None
+                else f">= {target}: " + ("met" if ratio >= target else "NOT met")
+            )
+            print(
+                f"{case:<8}{name:<14}{seconds:>9.3f}{sent / seconds:>11,.0f}{ratio:>8.2f}  "
+                f"{verdict}"
+            )
+    if file_figures:
+        for line in file_figures:
+            print(line)
+
+
+def timed(write: Callable[[Rows], int], rows: Rows) -> float:
+    started = time.perf_counter()
+    write(rows)
+    return time.perf_counter() - started
+
+
+def bench_file(conn: Any, bars: Bars, count: int) -> list[str]:
+    """`data load`'s path on a CSV file of `count` rows against load() of the same rows."""
+    from macroinfra.data.files import load_file, read_rows
+    from macroinfra.data.loader import load
+
+    api_rows = bars.next(count)
+    file_rows = bars.next(count)
+    fd, path = tempfile.mkstemp(prefix="macroinfra-bench-", suffix=".csv")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(COLUMNS)
+            for row in file_rows:
+                writer.writerow([v.isoformat() if isinstance(v, datetime) else v for v in row])
+        size = os.path.getsize(path)
+        del file_rows
+        started = time.perf_counter()
+        with open(path, "rb") as f:
+            parsed = sum(1 for _ in read_rows(f, "market_data").rows)
+        parse_s = time.perf_counter() - started
+        api = load(conn, "market_data", api_rows, columns=COLUMNS)
+        with open(path, "rb") as f:
+            loaded = load_file(conn, "market_data", f)
+    finally:
+        os.unlink(path)
+    api_rate = api.inserted / api.seconds
+    file_rate = loaded.inserted / loaded.seconds
+    return [
+        f"CSV file: {count:,} rows, {size / 1e6:.0f} MB",
+        f"  parse only (read_rows):       {parsed / parse_s:>11,.0f} rows/s",
+        f"  load() of the rows as values: {api_rate:>11,.0f} rows/s ({api.inserted:,} new)",
+        f"  load_file() of the CSV file:  {file_rate:>11,.0f} rows/s ({loaded.inserted:,} new)",
+        f"  file / API: {file_rate / api_rate:.2f}x  target >= 0.8: "
+        + ("met" if file_rate >= 0.8 * api_rate else "NOT met"),
+    ]
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
+from macroinfra.data.catalog import did_you_mean, known_codes
 from macroinfra.errors import NotFound, UsageError
 from macroinfra.pg import Target, database_error, driver_connection
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from psycopg import sql
 
 View = Literal["as_of", "first_release", "latest"]
-MAX_SUGGESTED = 8
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class SeriesView:
     series: SeriesInfo
     view: View
     at: datetime | None  # the instant of an as_of view
+    start: date | None  # the first and last observation dates asked for (None: unbounded)
+    end: date | None
     observations: list[Observation]
 
 
@@ -154,6 +156,11 @@ def _view(
 ) -> SeriesView:
     import psycopg
 
+    if start is not None and end is not None and start > end:
+        raise UsageError(
+            f"the start {start.isoformat()} is after the end {end.isoformat()}",
+            hint="give --start on or before --end",
+        )
     with driver_connection(target) as conn:
         try:
             info = _resolve(conn, series, source)
@@ -164,7 +171,7 @@ def _view(
     if view != "first_release":
         rows.reverse()
     observations = [Observation(d, _finite(v), r, t) for d, v, r, t in rows]
-    return SeriesView(info, view, at, observations)
+    return SeriesView(info, view, at, start, end, observations)
 
 
 def _query(
@@ -222,16 +229,10 @@ def _resolve(conn: psycopg.Connection[Any], series: int | str, source: str | Non
             hint="name the source (--source NAME)",
         )
     where = f" in source {source!r}" if source is not None else ""
-    known = [
-        r[0]
-        for r in conn.execute(
-            "SELECT DISTINCT series_code FROM series_metadata ORDER BY 1 LIMIT %s",
-            (MAX_SUGGESTED + 1,),
-        )
-    ]
+    known = known_codes(conn)
     if not known:
         hint = "there are no series yet: load some, or run `macroinfra seed demo`"
     else:
-        more = ", ..." if len(known) > MAX_SUGGESTED else ""
-        hint = f"known series codes: {', '.join(known[:MAX_SUGGESTED])}{more}"
+        near = did_you_mean(series, known)
+        hint = (f"{near} " if near else "") + "`macroinfra data series` lists the series codes"
     raise NotFound(f"no series with code {series!r}{where}", hint=hint)

@@ -3,9 +3,15 @@
 Each batch is streamed with COPY into a temporary staging table, then moved with one
 `INSERT ... SELECT ... ON CONFLICT ON CONSTRAINT <natural key> DO NOTHING`: a row whose natural
 key is already there (in the table, or earlier in the batch) is skipped, never overwritten, so
-loading the same batch twice inserts nothing the second time. A hypertable batch whose time
-range holds no stored row (the usual append) first tries a plain INSERT in a savepoint, which
-is cheaper, and falls back to ON CONFLICT if a key turns up after all.
+loading the same batch twice inserts nothing the second time.
+
+Appends take a shorter path. A hypertable batch (but macro_series) is read in windows: the
+rows whose natural key is stored are dropped, after one index query per window, and the rest are
+copied straight into the table in a savepoint, at the speed of a plain COPY; if a key turns out
+to be taken after all, the savepoint undoes it and the window takes the staging path
+(macroinfra.data.direct). A macro_series batch whose time range holds no stored row
+first tries a plain INSERT from the staging table in a savepoint, and falls back to ON CONFLICT
+if a key turns up after all.
 
 Values are checked as they stream (macroinfra.data.checks): NULL in a NOT NULL column, a
 timestamptz without a time zone, NaN or an infinity in a number, a negative revision, a value
@@ -30,10 +36,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from macroinfra.data.checks import checked_rows
+from macroinfra.data.direct import load_direct
 from macroinfra.data.revisions import RevisionError, check_revisions
 from macroinfra.data.tables import LoadableTable, loadable_table
 from macroinfra.errors import UsageError
 from macroinfra.pg import Target, database_error, driver_connection, transaction
+from macroinfra.timescale.spec import HYPERTABLES
 
 if TYPE_CHECKING:
     import psycopg
@@ -42,6 +50,9 @@ __all__ = ["LoadResult", "RevisionError", "load"]
 
 STAGE = "_macroinfra_stage"
 DECOMPRESSION_LIMIT = "timescaledb.max_tuples_decompressed_per_dml_transaction"
+# Hypertables a batch is copied straight into when its first key is new (macroinfra.data.direct);
+# macro_series is staged first, for its revision checks.
+DIRECT_TABLES = frozenset({h.table for h in HYPERTABLES} - {"macro_series"})
 
 Row = Mapping[str, Any] | Sequence[Any]
 
@@ -66,6 +77,7 @@ class _Batch:
 
     rows: Iterable[Sequence[Any]]
     count: int = field(default=0)
+    written: Callable[[int, int], None] | None = None
 
 
 def load(
@@ -74,8 +86,12 @@ def load(
     rows: Iterable[Row],
     *,
     columns: Sequence[str] | None = None,
+    written: Callable[[int, int], None] | None = None,
 ) -> LoadResult:
     """Load `rows` into `table`; return how many were offered and how many were new.
+
+    `written(offered, inserted)`, if given, is called as the load goes, with the rows read and
+    the rows inserted so far (uncommitted until the load returns).
 
     `target` is a macroinfra Database (the load commits on a pooled connection), or a
     SQLAlchemy or psycopg connection (the load runs in a savepoint of the caller's open
@@ -105,8 +121,13 @@ def load(
     as_mappings = isinstance(first, Mapping)
 
     def attempt() -> tuple[int, int]:
-        batch = _Batch(_prepare(streams.pop() if streams else iter(rows), info, cols, as_mappings))
+        batch = _Batch(
+            _prepare(streams.pop() if streams else iter(rows), info, cols, as_mappings),
+            written=written,
+        )
         inserted = _load(conn, info, cols, batch)
+        if written is not None:
+            written(batch.count, inserted)
         return batch.count, inserted
 
     started = time.perf_counter()
@@ -176,18 +197,37 @@ def _load(
     stage = sql.Identifier(STAGE)
     table = sql.Identifier(info.name)
     columns = sql.SQL(", ").join(map(sql.Identifier, cols))
+    into_stage = sql.SQL("COPY {} ({}) FROM STDIN").format(stage, columns)
+    create_stage = sql.SQL(
+        "CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
+    ).format(stage, columns, table)
     with conn.cursor() as cur:
         # Text that names no zone is read as UTC, whatever the server's TimeZone says.
         cur.execute("SELECT set_config('TimeZone', 'UTC', true)")
-        cur.execute(
-            sql.SQL(
-                "CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
-            ).format(stage, columns, table)
-        )
-        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, columns)) as copy:
+        if info.is_hypertable:
+            cur.execute(
+                "SELECT set_config(name, '0', true) FROM pg_settings WHERE name = %s",
+                (DECOMPRESSION_LIMIT,),
+            )
+        if info.name in DIRECT_TABLES:
+
+            def staged(window: list[Sequence[Any]]) -> int:
+                cur.execute(create_stage)
+                with cur.copy(into_stage) as copy:
+                    for row in window:
+                        copy.write_row(row)
+                return _insert_staged(conn, cur, info, columns, table, stage, known_overlap=True)
+
+            batch.count, inserted = load_direct(
+                conn, cur, info, cols, batch.rows, staged, written=batch.written
+            )
+            return inserted
+        rows = batch.rows
+        cur.execute(create_stage)
+        with cur.copy(into_stage) as copy:
             write = copy.write_row
             count = 0
-            for row in batch.rows:
+            for row in rows:
                 write(row)
                 count += 1
             batch.count = count
@@ -199,28 +239,43 @@ def _load(
             # this transaction ends), so two concurrent loads cannot both pass them.
             cur.execute("SELECT pg_advisory_xact_lock(hashtext('macroinfra.macro_series'))")
             check_revisions(cur, stage)
-        if info.is_hypertable:
-            cur.execute(
-                "SELECT set_config(name, '0', true) FROM pg_settings WHERE name = %s",
-                (DECOMPRESSION_LIMIT,),
+        return _insert_staged(conn, cur, info, columns, table, stage, known_overlap=False)
+
+
+def _insert_staged(
+    conn: psycopg.Connection[Any],
+    cur: psycopg.Cursor[Any],
+    info: LoadableTable,
+    columns: Any,
+    table: Any,
+    stage: Any,
+    *,
+    known_overlap: bool,
+) -> int:
+    """Move the staged rows whose natural key is new into the table; return how many."""
+    from psycopg import sql
+
+    insert = sql.SQL("INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}").format(
+        table=table, columns=columns, stage=stage
+    )
+    if info.time_column is not None:  # chunk by chunk: one open chunk at a time
+        insert += sql.SQL(" ORDER BY {}").format(sql.Identifier(info.time_column))
+    inserted = None
+    if (
+        not known_overlap
+        and info.time_column is not None
+        and not _overlaps(cur, info.time_column, stage, table)
+    ):
+        inserted = _insert_new(conn, cur, insert)
+    if inserted is None:
+        cur.execute(
+            insert
+            + sql.SQL(" ON CONFLICT ON CONSTRAINT {} DO NOTHING").format(
+                sql.Identifier(info.natural_key)
             )
-        insert = sql.SQL("INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}").format(
-            table=table, columns=columns, stage=stage
         )
-        if info.time_column is not None:  # chunk by chunk: one open chunk at a time
-            insert += sql.SQL(" ORDER BY {}").format(sql.Identifier(info.time_column))
-        inserted = None
-        if info.time_column is not None and not _overlaps(cur, info.time_column, stage, table):
-            inserted = _insert_new(conn, cur, insert)
-        if inserted is None:
-            cur.execute(
-                insert
-                + sql.SQL(" ON CONFLICT ON CONSTRAINT {} DO NOTHING").format(
-                    sql.Identifier(info.natural_key)
-                )
-            )
-            inserted = cur.rowcount
-        cur.execute(sql.SQL("DROP TABLE {}").format(stage))
+        inserted = cur.rowcount
+    cur.execute(sql.SQL("DROP TABLE {}").format(stage))
     return inserted
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import Cli, free_port
+from helpers import Cli, error_lines, free_port, sql_rows
 
 
 @pytest.fixture
@@ -124,8 +124,16 @@ def test_an_unknown_series_fails_with_one_clear_line(seeded_cli):
     result = seeded_cli("data", "asof", "US_CPJ", "--at", "2024-06-07T12:30:00Z")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == "error: no series with code 'US_CPJ'"
-    assert result.stderr.splitlines()[1].startswith("hint: known series codes: ")
+    hint = result.stderr.splitlines()[1]
+    assert hint.startswith("hint: did you mean 'US_CPI'")  # the closest of the real codes first
+    assert hint.endswith("? `macroinfra data series` lists the series codes")
     assert result.stdout == ""
+    lower = seeded_cli("data", "latest", "us_nfp")
+    assert lower.exit_code == 1 and "did you mean 'US_NFP'?" in lower.stderr
+    nothing_near = seeded_cli("data", "latest", "ZZZZZZ")
+    assert nothing_near.stderr.splitlines()[1] == (
+        "hint: `macroinfra data series` lists the series codes"
+    )
 
 
 def test_an_unreachable_database_is_one_line(cli):
@@ -167,3 +175,101 @@ def test_help_lists_the_commands(cli):
     assert result.exit_code == 0
     assert "data" in result.stdout and "seed" in result.stdout
     assert "asof" in cli("data", "--help").stdout
+
+
+def test_series_lists_codes_with_their_span_and_revisions(seeded_cli, migrated):
+    result = seeded_cli("data", "series", "--json")
+    assert result.exit_code == 0, result.output
+    listing = json.loads(result.stdout)
+    assert listing["pattern"] is None
+    by_code = {s["code"]: s for s in listing["series"]}
+    expected = sql_rows(
+        migrated,
+        "SELECT min(observation_date)::text, max(observation_date)::text,"
+        " count(DISTINCT observation_date), count(*) FILTER (WHERE revision_number > 0)"
+        " FROM macro_series m JOIN series_metadata sm ON sm.id = m.series_id"
+        " WHERE sm.series_code = 'US_NFP'",
+    )[0]
+    nfp = by_code["US_NFP"]
+    assert (
+        nfp["first_observation"],
+        nfp["last_observation"],
+        nfp["observations"],
+        nfp["revisions"],
+    ) == expected
+    assert nfp["revisions"] > 0 and nfp["source"] == "demo" and nfp["frequency"] == "monthly"
+    assert len(by_code) == sql_rows(migrated, "SELECT count(*) FROM series_metadata")[0][0]
+
+    cpi = json.loads(seeded_cli("data", "series", "cpi", "--json").stdout)
+    assert sorted(s["code"] for s in cpi["series"]) == ["GB_CPI", "JP_CPI", "US_CPI"]
+    us = json.loads(seeded_cli("data", "series", "US_?PI", "--json").stdout)
+    assert [s["code"] for s in us["series"]] == ["US_CPI"]
+    literal = json.loads(seeded_cli("data", "series", "US%", "--json").stdout)
+    assert literal["series"] == []  # % and _ are not wildcards
+
+    human = seeded_cli("data", "series", "US_N*")
+    assert human.exit_code == 0
+    assert human.stdout.splitlines()[0].split()[:4] == ["code", "source", "frequency", "first"]
+    assert human.stdout.splitlines()[1].split()[:3] == ["US_NFP", "demo", "monthly"]
+    none = seeded_cli("data", "series", "NOPE")
+    assert none.exit_code == 0 and none.stdout.strip() == "no series matching 'NOPE'"
+    near = seeded_cli("data", "series", "US_UNRAT3", "--json")
+    assert json.loads(near.stdout)["suggestion"] == "did you mean 'US_UNRATE'?"
+    assert json.loads(seeded_cli("data", "series", "--json").stdout)["suggestion"] is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("asof", "US_NFP", "--at", "2025-01-15T00:00:00Z"),
+        ("first-release", "US_NFP"),
+        ("latest", "US_NFP", "--source", "demo"),
+    ],
+    ids=["asof", "first-release", "latest"],
+)
+def test_csv_output_parsed_back_equals_the_json_output(seeded_cli, args):
+    import csv
+    import io
+    from datetime import datetime
+
+    window = ("--start", "2024-09-01", "--end", "2024-12-31")
+    document = seeded_cli("data", *args, *window, "--json")
+    assert document.exit_code == 0, document.output
+    view = json.loads(document.stdout)
+    assert (view["start"], view["end"]) == ("2024-09-01", "2024-12-31")
+    assert [o["observation_date"] for o in view["observations"]] == [
+        "2024-09-01",
+        "2024-10-01",
+        "2024-11-01",
+        "2024-12-01",
+    ]
+    table = seeded_cli("data", *args, *window, "--format", "csv")
+    assert table.exit_code == 0, table.output
+    rows = list(csv.DictReader(io.StringIO(table.stdout)))
+    assert table.stdout.splitlines()[0] == "observation_date,value,revision_number,release_time"
+    parsed = [
+        {
+            "observation_date": r["observation_date"],
+            "value": float(r["value"]) if r["value"] else None,
+            "revision_number": int(r["revision_number"]),
+            "release_time": r["release_time"],
+        }
+        for r in rows
+    ]
+    assert parsed == view["observations"]
+    assert all(datetime.fromisoformat(r["release_time"]).tzinfo is not None for r in rows)
+    same = seeded_cli("data", *args, *window, "--format", "json")
+    assert json.loads(same.stdout) == view
+
+
+def test_a_window_and_formats_are_checked(seeded_cli):
+    window = ("--start", "2025-01-01", "--end", "2024-01-01")
+    backwards = seeded_cli("data", "latest", "US_NFP", *window)
+    assert backwards.exit_code == 2
+    assert error_lines(backwards.stderr)[0] == (
+        "error: the start 2025-01-01 is after the end 2024-01-01"
+    )
+    both = seeded_cli("data", "latest", "US_NFP", "--json", "--format", "csv")
+    assert both.exit_code == 2 and "--json and --format csv" in both.stderr
+    bad = seeded_cli("data", "latest", "US_NFP", "--start", "01/02/2024")
+    assert bad.exit_code == 2

@@ -206,7 +206,9 @@ def test_series_are_found_by_code_source_or_id(conn):
     assert asof.resolve_series(conn, second).source == "other"
     with pytest.raises(NotFound, match="no series with code 'GPD'") as missing:
         asof.resolve_series(conn, "GPD")
-    assert missing.value.hint == "known series codes: GDP"
+    assert missing.value.hint == (
+        "did you mean 'GDP'? `macroinfra data series` lists the series codes"
+    )
     with pytest.raises(NotFound, match="no series with id 999"):
         asof.resolve_series(conn, 999)
 

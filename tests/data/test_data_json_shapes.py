@@ -1,0 +1,83 @@
+"""The --json documents of the data commands have exactly the keys their schemas in docs/json/
+name (types are checked by the test that validates every command against its schema)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import Cli
+
+SCHEMAS = Path(__file__).parents[2] / "docs" / "json"
+
+
+@pytest.fixture(scope="module")
+def documents(stack_settings) -> dict[str, dict]:
+    """One --json document of each data command, from a seeded database of its own."""
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    from macroinfra import migrations
+    from macroinfra.db import Database
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = stack_settings.model_copy(update={"postgres_db": "postgres"})
+    with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    settings = stack_settings.model_copy(update={"postgres_db": name})
+    try:
+        db = Database(settings)
+        try:
+            migrations.upgrade(db)
+        finally:
+            db.dispose()
+        cli = Cli(settings)
+        seed = ("seed", "demo", "--years", "1", "--instruments", "2", "--end", "2025-06-30")
+        assert cli(*seed).exit_code == 0
+        runs = {
+            "data-load": ("data", "load", "signals", "-"),
+            "data-series": ("data", "series"),
+            "data-asof": ("data", "asof", "US_CPI", "--at", "2025-01-01T00:00:00Z"),
+            "data-first-release": ("data", "first-release", "US_CPI", "--start", "2025-01-01"),
+            "data-latest": ("data", "latest", "US_CPI", "--end", "2025-01-01"),
+        }
+        out = {}
+        for command, args in runs.items():
+            text = "signal_date,signal_type,value\n2025-01-02,risk_appetite,0.5\n"
+            result = cli(*args, "--json", input=text if command == "data-load" else None)
+            assert result.exit_code == 0, (command, result.output)
+            out[command] = json.loads(result.stdout)
+        return out
+    finally:
+        with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def keys(schema: dict, node: dict) -> set[str]:
+    if "$ref" in node:
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+    return set(node["properties"])
+
+
+@pytest.mark.parametrize(
+    "command", ["data-load", "data-series", "data-asof", "data-first-release", "data-latest"]
+)
+def test_each_document_has_exactly_the_keys_of_its_schema(documents, command):
+    schema = json.loads((SCHEMAS / f"{command}.schema.json").read_text())
+    document = {"schema_version": 1, **documents[command]}  # the renderer adds it where it does
+    assert set(document) == keys(schema, schema)
+    assert set(schema["required"]) == set(schema["properties"])
+    for name, node in schema["properties"].items():
+        items = node.get("items", {})
+        if "$ref" in items:
+            assert document[name], (command, name)  # a list to look into
+            for item in document[name]:
+                assert set(item) == keys(schema, items), (command, name)
+        elif "$ref" in node:
+            assert set(document[name]) == keys(schema, node), (command, name)
+    for definition in schema.get("$defs", {}).values():
+        assert definition["additionalProperties"] is False
+        assert set(definition["required"]) == set(definition["properties"])
