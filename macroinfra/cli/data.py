@@ -21,7 +21,15 @@ if TYPE_CHECKING:
     from macroinfra.data.files import FileLoadResult
     from macroinfra.db import Database
 
-app = typer.Typer(help="Load files, list series, read point-in-time data.", no_args_is_help=True)
+app = typer.Typer(
+    help="Load files, list series, read point-in-time data.",
+    no_args_is_help=True,
+    epilog=examples(
+        "macroinfra data series CPI",
+        "macroinfra data load market_data prices.csv",
+        "macroinfra data asof US_CPI --at 2024-05-01T14:30:00Z --format csv",
+    ),
+)
 
 
 class FileFormat(enum.StrEnum):

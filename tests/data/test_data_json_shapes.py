@@ -1,5 +1,6 @@
-"""The --json documents of the data commands have exactly the keys their schemas in docs/json/
-name (types are checked by the test that validates every command against its schema)."""
+"""The --json documents of the data commands validate against their schemas in docs/json/
+(data-load.schema.json, data-series.schema.json, data-asof.schema.json,
+data-first-release.schema.json, data-latest.schema.json), which allow no other key."""
 
 from __future__ import annotations
 
@@ -56,28 +57,17 @@ def documents(stack_settings) -> dict[str, dict]:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def keys(schema: dict, node: dict) -> set[str]:
-    if "$ref" in node:
-        node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
-    return set(node["properties"])
-
-
 @pytest.mark.parametrize(
     "command", ["data-load", "data-series", "data-asof", "data-first-release", "data-latest"]
 )
-def test_each_document_has_exactly_the_keys_of_its_schema(documents, command):
+def test_each_document_validates_against_its_schema(documents, command):
+    jsonschema = pytest.importorskip("jsonschema")
+    document = documents[command]
+    assert next(iter(document)) == "schema_version"
     schema = json.loads((SCHEMAS / f"{command}.schema.json").read_text())
-    document = {"schema_version": 1, **documents[command]}  # the renderer adds it where it does
-    assert set(document) == keys(schema, schema)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(document)
     assert set(schema["required"]) == set(schema["properties"])
-    for name, node in schema["properties"].items():
-        items = node.get("items", {})
-        if "$ref" in items:
-            assert document[name], (command, name)  # a list to look into
-            for item in document[name]:
-                assert set(item) == keys(schema, items), (command, name)
-        elif "$ref" in node:
-            assert set(document[name]) == keys(schema, node), (command, name)
     for definition in schema.get("$defs", {}).values():
         assert definition["additionalProperties"] is False
         assert set(definition["required"]) == set(definition["properties"])
