@@ -62,7 +62,7 @@ def _human(report: DoctorReport) -> None:
 
     mode = ", strict" if report.strict else ""
     render.long_line(
-        f"Doctor summary (runtime {report.runtime}, timeout {report.timeout_s:g} s{mode}):"
+        f"Doctor summary (runtime {report.runtime}, timeout {report.timeout_seconds:g} s{mode}):"
     )
     for group, heading in GROUPS.items():
         checks = [c for c in report.checks if c.group == group]

@@ -80,7 +80,7 @@ def run_doctor(
     return DoctorReport(
         runtime=chosen.name,
         strict=strict,
-        timeout_s=limit,
+        timeout_seconds=limit,
         elapsed_ms=round((time.monotonic() - started) * 1000, 1),
         checks=[_more_time(c, limit).redacted(redact) for c in ordered],
     )

@@ -107,7 +107,7 @@ def elapsed_ms(started: float) -> float:
 class DoctorReport:
     runtime: str
     strict: bool
-    timeout_s: float
+    timeout_seconds: float
     elapsed_ms: float
     checks: list[Check]
     __json_properties__ = ("ok", "counts")

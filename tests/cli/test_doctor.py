@@ -123,7 +123,7 @@ def test_a_hung_server_cannot_hold_the_doctor_past_its_timeout(stack_cli):
     # libpq waits at least 2 s to connect: the runner's deadline, not the client, ended it.
     # 1 s less the exit reserve (a quarter of it, at most 0.4 s)
     assert found["timescaledb"]["detail"] == "did not answer within 0.75 s"
-    assert json.loads(result.stdout)["timeout_s"] == timeout
+    assert json.loads(result.stdout)["timeout_seconds"] == timeout
     # A healthy but slow service times out too: every timeout also names the limit to raise.
     assert found["timescaledb"]["hint"] == (
         "check that POSTGRES_HOST/POSTGRES_PORT point at PostgreSQL, "
