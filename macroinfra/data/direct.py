@@ -20,6 +20,7 @@ whole transaction.
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -160,6 +161,14 @@ def _numbered(
 _COPY_ROW = re.compile(r"\(row (\d+)")
 
 
+def _first(key: tuple[Any, ...], seen: set[tuple[Any, ...]]) -> bool:
+    """Whether `key` is not in `seen` (which then holds it): a row neither stored nor repeated."""
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
 def copy_in_savepoint(
     conn: psycopg.Connection[Any], cur: psycopg.Cursor[Any], statement: Any, rows: Window
 ) -> bool:
@@ -185,7 +194,12 @@ class _KeyReader:
 
         assert info.time_column is not None
         self.time = cols.index(info.time_column)
-        self.key = [cols.index(c) if c in cols else None for c in info.key_columns]
+        key = [cols.index(c) if c in cols else None for c in info.key_columns]
+        # A row's natural key as the tuple the query reads back (None for a column not given).
+        if None not in key and len(key) > 1:
+            self.key_of: Callable[[Sequence[Any]], tuple[Any, ...]] = operator.itemgetter(*key)
+        else:
+            self.key_of = lambda row: tuple(None if i is None else row[i] for i in key)
         # The first key column that names an instrument or a series (an id) narrows the read.
         self.narrow = next(
             (
@@ -233,13 +247,5 @@ class _KeyReader:
             return window, None
         if len(stored) > cap:
             return None, None
-        new = []
-        positions = []
-        key = self.key
-        for n, row in enumerate(window):
-            k = tuple(None if i is None else row[i] for i in key)
-            if k not in stored:
-                stored.add(k)
-                new.append(row)
-                positions.append(n)
-        return new, positions
+        positions = [n for n, k in enumerate(map(self.key_of, window)) if _first(k, stored)]
+        return [window[n] for n in positions], positions
