@@ -103,7 +103,7 @@ def _summary_row(t: TableReport) -> tuple[str, ...]:
         if hyper
         else "",
         _size(actual.total_bytes),
-        "" if actual.approximate_rows is None else f"{actual.approximate_rows:,}",
+        _rows_shown(actual.approximate_rows),
         spec,
     )
 
@@ -173,7 +173,7 @@ def _detail_rows(t: TableReport) -> list[tuple[str, str, str, str]]:
         (
             "rows (approx.)",
             "",
-            "" if t.actual.approximate_rows is None else f"{t.actual.approximate_rows:,}",
+            _rows_shown(t.actual.approximate_rows),
             "",
         ),
         (
@@ -222,3 +222,8 @@ def _size(value: int | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{value} B"
+
+
+def _rows_shown(rows: int | None) -> str:
+    # None: the server has no estimate yet (ANALYZE, or autovacuum, has not run on it).
+    return "not analysed" if rows is None else f"{rows:,}"

@@ -160,7 +160,7 @@ SELECT h.hypertable_name, h.num_chunks, h.compression_enabled,
        pg_total_relation_size(r.rel) + coalesce(chunks.bytes, 0) + coalesce(compressed.bytes, 0),
        cs.number_compressed_chunks,
        cs.before_compression_total_bytes, cs.after_compression_total_bytes,
-       approximate_row_count(r.rel)
+       CASE WHEN chunks.analysed IS FALSE THEN NULL ELSE approximate_row_count(r.rel) END
 FROM timescaledb_information.hypertables h
 CROSS JOIN LATERAL (SELECT format('%I.%I', h.hypertable_schema, h.hypertable_name)::regclass
                     AS rel) r
@@ -170,8 +170,10 @@ LEFT JOIN timescaledb_information.dimensions d
 LEFT JOIN _timescaledb_catalog.hypertable cat
        ON cat.schema_name = h.hypertable_schema AND cat.table_name = h.hypertable_name
 LEFT JOIN _timescaledb_catalog.hypertable comp ON comp.id = cat.compressed_hypertable_id
-LEFT JOIN LATERAL (SELECT sum(pg_total_relation_size(i.inhrelid)) AS bytes
-                   FROM pg_inherits i WHERE i.inhparent = r.rel) chunks ON true
+LEFT JOIN LATERAL (SELECT sum(pg_total_relation_size(i.inhrelid)) AS bytes,
+                          bool_or(k.reltuples >= 0) AS analysed  -- -1: never analysed
+                   FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid
+                   WHERE i.inhparent = r.rel) chunks ON true
 LEFT JOIN LATERAL (SELECT sum(pg_total_relation_size(i.inhrelid)) AS bytes
                    FROM pg_inherits i
                    WHERE i.inhparent = to_regclass(quote_ident(comp.schema_name) || '.'

@@ -101,6 +101,26 @@ def test_json_matches_timescaledbs_own_catalog(migrated):
     assert tables["alembic_version"]["declared"] is None  # present, not part of the spec
 
 
+def test_rows_of_chunks_never_analysed_are_unknown_not_zero(migrated):
+    """Chunks that ANALYZE (or autovacuum) has not reached yet have no estimate: shown as
+    not analysed, not as 0 rows; once analysed, the estimate."""
+    with psycopg.connect(migrated.libpq_url, autocommit=True) as conn:
+        conn.execute(REFERENCES)
+        conn.execute(
+            "INSERT INTO market_data (timestamp, instrument_id, frequency, close) "
+            "SELECT timestamptz '2001-01-01' + make_interval(hours => g), 1, 'hourly', g "
+            "FROM generate_series(1, 500) g"
+        )
+    shown = show(migrated, "market_data", "--json")
+    (table,) = json.loads(shown.stdout)["tables"]
+    assert table["actual"]["approximate_rows"] is None
+    assert "not analysed" in show(migrated, "market_data").stdout
+    with psycopg.connect(migrated.libpq_url, autocommit=True) as conn:
+        conn.execute("ANALYZE market_data")
+    (table,) = json.loads(show(migrated, "market_data", "--json").stdout)["tables"]
+    assert table["actual"]["approximate_rows"] == 500
+
+
 def test_only_compression_differs_on_a_fresh_apache_database(migrated):
     doc = json.loads(show(migrated, "--json").stdout)
     aspects = sorted(
