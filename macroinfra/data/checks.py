@@ -15,6 +15,7 @@ JSON values are wrapped for COPY on the way.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
@@ -33,9 +34,13 @@ NAN_HINT = "NaN and infinities are not stored: give a number, or None where the 
 
 
 def checked_rows(
-    rows: Iterable[Sequence[Any]], info: LoadableTable, cols: tuple[str, ...]
+    rows: Iterable[Sequence[Any]],
+    info: LoadableTable,
+    cols: tuple[str, ...],
+    numbers: Iterable[int] | None = None,
 ) -> Iterator[Sequence[Any]]:
-    """`rows` (sequences in `cols` order), each checked; a UsageError at the first bad value."""
+    """`rows` (sequences in `cols` order), each checked; a UsageError at the first bad value,
+    naming the row by its number in `numbers` (default: 1, 2, ...)."""
     from psycopg.types.json import Jsonb
 
     def where(names: Sequence[str]) -> list[int]:
@@ -56,7 +61,7 @@ def checked_rows(
         return UsageError(f"loading {info.name}: row {n}, column {cols[i]}: {what}", hint=hint)
 
     isfinite = math.isfinite
-    for n, row in enumerate(rows, 1):
+    for n, row in zip(itertools.count(1) if numbers is None else numbers, rows, strict=False):
         for i in not_null:
             if row[i] is None:
                 raise refuse(n, i, "None (NULL), and the column is NOT NULL", _needs(info, cols))

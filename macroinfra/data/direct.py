@@ -44,13 +44,19 @@ def load_direct(
     info: LoadableTable,
     cols: tuple[str, ...],
     rows: Iterable[Sequence[Any]],
-    staged: Callable[[Window], int],
+    staged: Callable[[Iterable[Sequence[Any]]], int],
+    check: Callable[[Iterable[Sequence[Any]], Iterable[int]], Iterator[Sequence[Any]]],
     *,
     written: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
-    """Load `rows` window by window; return (rows offered, rows inserted). `staged(window)`
-    loads a window through the staging path and returns how many rows were new; `written`
-    hears (rows offered, rows inserted) after each window."""
+    """Load `rows` window by window; return (rows offered, rows inserted). `staged(rows)`
+    loads rows through the staging path and returns how many were new; `check(rows, numbers)`
+    checks each row's values (numbered in the batch) as it is written; `written` hears (rows
+    offered, rows inserted) after each window.
+
+    The values are checked while COPY sends them, not before: the server's side of a COPY is
+    the slower one, and the checks run in its shadow. A window whose times are not yet values
+    to compare (text, to be read by the checks) is checked first, then compared."""
     from psycopg import sql
 
     into_table = sql.SQL("COPY {} ({}) FROM STDIN").format(
@@ -64,20 +70,26 @@ def load_direct(
                 written(offered, inserted)
             start = offered
             offered += len(window)
+            numbers = range(start + 1, offered + 1)
+            checked = not keys.comparable(window)
+            if checked:
+                window = list(check(window, numbers))
+            checking = _as_is if checked else check
             new, positions = keys.new_rows(cur, window)
             with _numbered(info, start):
                 if new is None:
-                    inserted += staged(window)
+                    inserted += staged(checking(window, numbers))
                     continue
             if not new:
                 continue
+            sent = numbers if positions is None else [numbers[p] for p in positions]
             with _numbered(info, start, positions):
-                done = copy_in_savepoint(conn, cur, into_table, new)
+                done = copy_in_savepoint(conn, cur, into_table, checking(new, sent))
             if done:
                 inserted += len(new)
                 continue
             with _numbered(info, start):
-                inserted += staged(window)
+                inserted += staged(checking(window, numbers))
     return offered, inserted
 
 
@@ -169,8 +181,16 @@ def _first(key: tuple[Any, ...], seen: set[tuple[Any, ...]]) -> bool:
     return True
 
 
+def _as_is(rows: Iterable[Sequence[Any]], numbers: Iterable[int]) -> Iterable[Sequence[Any]]:
+    """Rows already checked, as they are."""
+    return rows
+
+
 def copy_in_savepoint(
-    conn: psycopg.Connection[Any], cur: psycopg.Cursor[Any], statement: Any, rows: Window
+    conn: psycopg.Connection[Any],
+    cur: psycopg.Cursor[Any],
+    statement: Any,
+    rows: Iterable[Sequence[Any]],
 ) -> bool:
     """COPY `rows` in a savepoint; False (and nothing of it left) if a natural key was taken."""
     import psycopg.errors
@@ -222,6 +242,14 @@ class _KeyReader:
             self.query += sql.SQL(" AND {} = ANY(%s)").format(sql.Identifier(cols[self.narrow]))
         self.query += sql.SQL(" LIMIT %s")
         self.kind = datetime if info.time_column in info.timestamptz_columns else date
+
+    def comparable(self, window: Window) -> bool:
+        """Whether the window's times are values of the time column's type to compare (not
+        text, nor a timestamp without its zone: the checks read or refuse those first)."""
+        kind, i = self.kind, self.time
+        if kind is datetime:
+            return all(r[i].__class__ is datetime and r[i].tzinfo is not None for r in window)
+        return all(r[i].__class__ is kind for r in window)
 
     def new_rows(
         self, cur: psycopg.Cursor[Any], window: Window

@@ -20,7 +20,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import IO, TYPE_CHECKING, Any
 
@@ -279,16 +279,27 @@ def _converters(
     table = Base.metadata.tables[info.name]
     out: list[tuple[int, Callable[[str], Any], str]] = []
     for i, name in enumerate(columns):
-        if name not in info.key_columns or name in info.timestamptz_columns:
+        if name not in info.key_columns:
             continue
         kind = table.columns[name].type
-        if isinstance(kind, Integer):
+        if name in info.timestamptz_columns:
+            out.append((i, _zoned, "a date and time with its time zone (2024-03-04T21:00:00Z)"))
+        elif isinstance(kind, Integer):
             out.append((i, int, "an integer"))
         elif isinstance(kind, Numeric):
             out.append((i, _decimal, "a number"))
         elif isinstance(kind, Date):
             out.append((i, date.fromisoformat, "a date (YYYY-MM-DD)"))
     return out
+
+
+def _zoned(text: str) -> datetime:
+    """ISO 8601 text that names its zone, as the datetime it names (read here, in the reading
+    thread, so that the loader compares and copies values rather than text)."""
+    value = datetime.fromisoformat(text.strip())
+    if value.tzinfo is None:
+        raise ValueError(text)
+    return value
 
 
 def _decimal(text: str) -> Decimal:

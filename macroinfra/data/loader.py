@@ -164,12 +164,13 @@ def _check_columns(info: LoadableTable, columns: Sequence[str]) -> tuple[str, ..
 def _prepare(
     rows: Iterator[Row], info: LoadableTable, cols: tuple[str, ...], as_mappings: bool
 ) -> Iterator[Sequence[Any]]:
-    """Rows as sequences in `cols` order, each value checked (macroinfra.data.checks)."""
+    """Rows as sequences in `cols` order, each value checked (macroinfra.data.checks) here,
+    or, for the append path, as each window is written (see macroinfra.data.direct)."""
     if as_mappings:
         get = operator.itemgetter(*cols)
         single = len(cols) == 1
         rows = (_pick(get, row, n, info, cols, single) for n, row in enumerate(rows, 1))
-    return checked_rows(rows, info, cols)
+    return rows if info.name in DIRECT_TABLES else checked_rows(rows, info, cols)
 
 
 def _pick(
@@ -211,15 +212,18 @@ def _load(
             )
         if info.name in DIRECT_TABLES:
 
-            def staged(window: list[Sequence[Any]]) -> int:
+            def staged(window: Iterable[Sequence[Any]]) -> int:
                 cur.execute(create_stage)
                 with cur.copy(into_stage) as copy:
                     for row in window:
                         copy.write_row(row)
                 return _insert_staged(conn, cur, info, columns, table, stage, known_overlap=True)
 
+            def check(rows: Iterable[Sequence[Any]], numbers: Iterable[int]) -> Iterator[Any]:
+                return checked_rows(rows, info, cols, numbers)
+
             batch.count, inserted = load_direct(
-                conn, cur, info, cols, batch.rows, staged, written=batch.written
+                conn, cur, info, cols, batch.rows, staged, check, written=batch.written
             )
             return inserted
         rows = batch.rows

@@ -59,6 +59,7 @@ def copies(monkeypatch) -> list[int]:
     real = direct.copy_in_savepoint
 
     def observed(conn, cur, statement, rows):
+        rows = list(rows)  # checked as they are read: the rows a COPY would send
         sent.append(len(rows))
         return real(conn, cur, statement, rows)
 
@@ -72,12 +73,13 @@ def staged(monkeypatch) -> list[int]:
     windows: list[int] = []
     real = direct.load_direct
 
-    def observed(conn, cur, info, cols, rows, stage, **options):
+    def observed(conn, cur, info, cols, rows, stage, check, **options):
         def counted(window):
+            window = list(window)
             windows.append(len(window))
             return stage(window)
 
-        return real(conn, cur, info, cols, rows, counted, **options)
+        return real(conn, cur, info, cols, rows, counted, check, **options)
 
     monkeypatch.setattr("macroinfra.data.loader.load_direct", observed)
     return windows

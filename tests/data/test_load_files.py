@@ -126,8 +126,8 @@ def test_macro_series_by_series_code_keeps_the_revision_rules(refs, migrated):
         (
             csv_text(BARS[0], BARS[1].replace("T21:00:00Z", " 21:00")),
             2,
-            "error: loading market_data: line 3, column timestamp: '2024-03-04 21:00' has no "
-            "time zone",
+            "error: line 3, column timestamp: '2024-03-04 21:00' is not a date and time with "
+            "its time zone (2024-03-04T21:00:00Z)",
         ),
         (
             csv_text(BARS[0], BARS[1], BARS[1].replace(",3,11", ",three,11")),
@@ -198,8 +198,8 @@ def test_a_binary_file_is_one_line(refs, migrated, tmp_path):
     nul = csv_text(BARS[0], "SPX,2024\x00,daily,1,3,1,2,10")
     line = one_error(refs("data", "load", "market_data", "-", input=nul), 2)
     assert line == (
-        "error: loading market_data: line 3, column timestamp: '2024\\x00' is not an ISO 8601 "
-        "date and time"
+        "error: line 3, column timestamp: '2024\\x00' is not a date and time with its time "
+        "zone (2024-03-04T21:00:00Z)"
     )
     assert count(migrated) == 0
 
