@@ -138,7 +138,9 @@ class Engine:
         self.process = None
         for mount in _mounts_under(EXEC_ROOT, DATA_ROOT):  # normally none: dockerd unmounts
             subprocess.run(["umount", "--lazy", mount], check=False)
-        shutil.rmtree(EXEC_ROOT, ignore_errors=True)
+        # Its run folder (socket, pid file, log) goes too; the data root stays: it caches the
+        # test images between runs.
+        shutil.rmtree(PRIVATE_DIR, ignore_errors=True)
         for path in self._created:
             _remove_leftover(path)
 
@@ -219,13 +221,16 @@ def start() -> Engine:
             "dockerd answering on its private socket",
         )
     except TimeoutError:
+        tail = _log_tail()
         engine.stop()
-        raise EngineUnavailable(f"dockerd did not answer: {_log_tail()}") from None
+        raise EngineUnavailable(f"dockerd did not answer: {tail}") from None
     if process.poll() is not None:
         engine.process = None
+        tail = _log_tail()
+        shutil.rmtree(PRIVATE_DIR, ignore_errors=True)
         for path in created:
             _remove_leftover(path)
-        raise EngineUnavailable(f"dockerd exited with {process.returncode}: {_log_tail()}")
+        raise EngineUnavailable(f"dockerd exited with {process.returncode}: {tail}")
     return engine
 
 
