@@ -16,7 +16,7 @@ from pathlib import Path
 
 from macroinfra.connections.tls import PeerTls, context, inspect_peer
 from macroinfra.probes._net import Unreachable
-from macroinfra.probes.result import Check
+from macroinfra.probes.result import Check, failed
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,35 @@ def handshake(
                 "tls", f"{where} closed the connection during the TLS handshake", not_tls
             )
         return Unreachable("unreachable", f"cannot reach {where}: {exc.strerror or exc}")
+
+
+def reach(
+    host: str, port: int, timeout: float, ca: Path | None, names: Names, *, tls: bool
+) -> PeerTls | Refused | Unreachable | None:
+    """The server at host:port as the client will reach it: its TLS (`handshake`) when the
+    client speaks TLS, else an open TCP connection (None)."""
+    from macroinfra.probes._net import tcp_open
+
+    return handshake(host, port, timeout, ca, names) if tls else tcp_open(host, port, timeout)
+
+
+def stopped(
+    found: PeerTls | Refused | Unreachable | None,
+    service: str,
+    where: str,
+    names: Names,
+    ca: Path | None,
+    started: float,
+) -> Check | None:
+    """The failure that ends a probe before its client connects: no TLS to be had there, or a
+    certificate the client would refuse. None to go on (an Unreachable server is the caller's:
+    Kafka tries the next one)."""
+    if isinstance(found, Refused):
+        detail, hint = found.detail, found.hint
+        return failed(service, service, detail, hint, reason=found.reason, started=started)
+    if isinstance(found, PeerTls) and refused(found):
+        return refusal(service, where, found, names, ca)
+    return None
 
 
 def _ssl_reason(exc: ssl.SSLError) -> str:

@@ -20,7 +20,7 @@ from macroinfra.addresses import split_host_port
 from macroinfra.connections.tls import context
 from macroinfra.errors import first_line
 from macroinfra.probes import _tls
-from macroinfra.probes._net import Unreachable, tcp_open
+from macroinfra.probes._net import Unreachable
 from macroinfra.probes.result import Check, failed, ok, waited
 from macroinfra.probes.runner import Budget
 
@@ -100,16 +100,10 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
     for address in servers:
         host, port = split_host_port(address)
         timeout = budget.client_timeout()
-        found = (
-            _tls.handshake(host, port, timeout, settings.kafka_ssl_ca, NAMES)
-            if tls
-            else tcp_open(host, port, timeout)
-        )
-        if isinstance(found, _tls.Refused):
-            yield _fail(found.detail, found.hint, reason=found.reason, started=started)
-            return
-        if found is not None and not isinstance(found, Unreachable) and _tls.refused(found):
-            yield _tls.refusal(SERVICE, address, found, NAMES, settings.kafka_ssl_ca)
+        ca = settings.kafka_ssl_ca
+        found = _tls.reach(host, port, timeout, ca, NAMES, tls=tls)
+        if stop := _tls.stopped(found, SERVICE, address, NAMES, ca, started):
+            yield stop
             return
         if not isinstance(found, Unreachable):
             peer, where = found, address

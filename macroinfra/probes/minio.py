@@ -17,7 +17,7 @@ from minio.error import MinioException, S3Error
 from macroinfra.addresses import split_host_port
 from macroinfra.errors import first_line
 from macroinfra.probes import _tls
-from macroinfra.probes._net import Unreachable, tcp_open
+from macroinfra.probes._net import Unreachable
 from macroinfra.probes.result import Check, failed, ok, waited, warning
 from macroinfra.probes.runner import Budget
 
@@ -44,20 +44,13 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
     started = time.monotonic()
     host, port = split_host_port(s.minio_endpoint)
     timeout = budget.client_timeout()
-    found = (
-        _tls.handshake(host, port, timeout, s.minio_ca, NAMES)
-        if s.minio_secure
-        else tcp_open(host, port, timeout)
-    )
+    found = _tls.reach(host, port, timeout, s.minio_ca, NAMES, tls=s.minio_secure)
     if isinstance(found, Unreachable):
         hint = START_HINT if found.reason == "refused" else ADDRESS_HINT
         yield _fail(found.detail, hint, reason=found.reason, started=started)
         return
-    if isinstance(found, _tls.Refused):
-        yield _fail(found.detail, found.hint, reason=found.reason, started=started)
-        return
-    if found is not None and _tls.refused(found):
-        yield _tls.refusal(SERVICE, s.minio_endpoint, found, NAMES, s.minio_ca)
+    if stop := _tls.stopped(found, SERVICE, s.minio_endpoint, NAMES, s.minio_ca, started):
+        yield stop
         return
     peer = found
 

@@ -21,7 +21,7 @@ from pymongo.errors import (
 
 from macroinfra.errors import first_line
 from macroinfra.probes import _tls
-from macroinfra.probes._net import Unreachable, tcp_open
+from macroinfra.probes._net import Unreachable
 from macroinfra.probes.result import Check, cannot_talk, failed, ok, waited
 from macroinfra.probes.runner import Budget
 
@@ -56,20 +56,13 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
     started = time.monotonic()
     peer: PeerTls | None = None
     if not t.srv:  # an SRV name has no address of its own: the driver resolves it
-        found = (
-            _tls.handshake(t.host, t.port, budget.client_timeout(), t.tls_ca, NAMES)
-            if t.tls
-            else tcp_open(t.host, t.port, budget.client_timeout())
-        )
+        found = _tls.reach(t.host, t.port, budget.client_timeout(), t.tls_ca, NAMES, tls=t.tls)
         if isinstance(found, Unreachable):
             hint = START_HINT if found.reason == "refused" else ADDRESS_HINT
             yield _fail(found.detail, hint, reason=found.reason, started=started)
             return
-        if isinstance(found, _tls.Refused):
-            yield _fail(found.detail, found.hint, reason=found.reason, started=started)
-            return
-        if found is not None and _tls.refused(found):
-            yield _tls.refusal(SERVICE, where, found, NAMES, t.tls_ca)
+        if stop := _tls.stopped(found, SERVICE, where, NAMES, t.tls_ca, started):
+            yield stop
             return
         peer = found
 
