@@ -218,36 +218,39 @@ def connection_error(
     )
 
 
+# libpq's TLS failures: words of its message, what is wrong, and what to set.
+_TLS_FAILURES = (
+    (
+        ("does not match host name",),
+        "the certificate of PostgreSQL at {where} is not for this host name",
+        "connect by a name the certificate holds (POSTGRES_HOST), or reissue it",
+    ),
+    (
+        ("certificate verify failed", "certificate has expired"),
+        "the certificate of PostgreSQL at {where} does not verify",
+        "set POSTGRES_SSLROOTCERT to the CA that signed it, or renew an expired one",
+    ),
+    (
+        ("requires a valid client certificate", "certificate authentication"),
+        "PostgreSQL at {where} requires a client certificate it accepts",
+        "set POSTGRES_SSLCERT and POSTGRES_SSLKEY to one signed by the server's client CA",
+    ),
+    (
+        ("server does not support ssl",),
+        "PostgreSQL at {where} does not offer TLS, and POSTGRES_SSLMODE requires it",
+        "turn ssl on in the server, or lower POSTGRES_SSLMODE (not on a network)",
+    ),
+    (
+        ("root certificate file", "could not read certificate"),
+        "cannot use the TLS files for PostgreSQL at {where}",
+        "check POSTGRES_SSLROOTCERT, POSTGRES_SSLCERT and POSTGRES_SSLKEY",
+    ),
+)
+
+
 def _tls_failure(lower: str, where: str) -> ConnectionFailed | None:
     """libpq's TLS failures, each as what is wrong and what to set."""
-    if "does not match host name" in lower:
-        return ConnectionFailed(
-            f"the certificate of PostgreSQL at {where} is not for this host name",
-            reason="tls",
-            hint="connect by a name the certificate holds (POSTGRES_HOST), or reissue it",
-        )
-    if "certificate verify failed" in lower or "certificate has expired" in lower:
-        return ConnectionFailed(
-            f"the certificate of PostgreSQL at {where} does not verify",
-            reason="tls",
-            hint="set POSTGRES_SSLROOTCERT to the CA that signed it, or renew an expired one",
-        )
-    if "requires a valid client certificate" in lower or "certificate authentication" in lower:
-        return ConnectionFailed(
-            f"PostgreSQL at {where} requires a client certificate it accepts",
-            reason="tls",
-            hint="set POSTGRES_SSLCERT and POSTGRES_SSLKEY to one signed by the server's client CA",
-        )
-    if "server does not support ssl" in lower:
-        return ConnectionFailed(
-            f"PostgreSQL at {where} does not offer TLS, and POSTGRES_SSLMODE requires it",
-            reason="tls",
-            hint="turn ssl on in the server, or lower POSTGRES_SSLMODE (not on a network)",
-        )
-    if "root certificate file" in lower or "could not read certificate" in lower:
-        return ConnectionFailed(
-            f"cannot use the TLS files for PostgreSQL at {where}",
-            reason="tls",
-            hint="check POSTGRES_SSLROOTCERT, POSTGRES_SSLCERT and POSTGRES_SSLKEY",
-        )
+    for words, what, hint in _TLS_FAILURES:
+        if any(w in lower for w in words):
+            return ConnectionFailed(what.format(where=where), reason="tls", hint=hint)
     return None
