@@ -14,6 +14,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 VENV_BIN = Path(sys.executable).parent
+PACKAGE = Path(__file__).resolve().parents[1] / "macroinfra"
+
+
+def _cache_bytecode() -> None:
+    """Commands start from cached bytecode, as they do from an installed wheel, even where
+    PYTHONDONTWRITEBYTECODE keeps Python from caching it (each start would compile the
+    package's source again)."""
+    import compileall
+
+    compileall.compile_dir(PACKAGE, quiet=1)
+
+
+_cache_bytecode()
 
 
 def free_port() -> int:
