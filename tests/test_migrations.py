@@ -168,9 +168,10 @@ def test_migrate_down_asks_naming_the_database_host_and_the_tables_it_drops(migr
     done = _on_a_terminal(migrated, "migrate", "down", "--to", "base", answer="y")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()  # the prompt leaves nothing on stdout
-    assert lines[0] == f"migrated {head_revision()} -> empty ({head_revision()}) in {where}"
-    assert lines[1] == "dropped 10 tables holding 5 rows:"
-    assert dict(line.split() for line in lines[3:]) == listed
+    assert lines[0].startswith(f"reverted {head_revision()} (shipped): initial schema")
+    assert lines[1] == f"migrated {head_revision()} -> empty ({head_revision()}) in {where}"
+    assert lines[2] == "dropped 10 tables holding 5 rows:"
+    assert dict(line.split() for line in lines[4:]) == listed
     assert sql_rows(migrated, "SELECT to_regclass('market_data')") == [(None,)]
 
 

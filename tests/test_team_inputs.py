@@ -169,6 +169,15 @@ def test_migrate_to_a_revision_stops_there_and_refuses_one_below(database, folde
     assert unknown.exit_code == 2 and _one_error(unknown) == "error: unknown revision 'f00d'"
     assert sql_rows(database, "SELECT version_num FROM alembic_version") == [("cccc",)]
 
+    # Going down names each revision it reverts, newest first, as going up names each applied.
+    down = cli("migrate", "down", "--to", "base", "--yes", env=env)
+    assert down.exit_code == 0, down.output
+    assert down.stdout.splitlines()[:2] == [
+        "reverted cccc (team): cccc",
+        f"reverted {head_revision()} (shipped): initial schema: TimescaleDB, 3 metadata "
+        "tables, 7 hypertables, compression",
+    ]
+
 
 def test_a_database_at_a_team_revision_without_the_folder_says_to_set_it(database, folder):
     _revision(folder, "dddd", head_revision())

@@ -229,7 +229,7 @@ def down(
     if plan.removed:
         confirm(_question(plan), yes=yes, what="migrate down")
     result = migrations.downgrade(db, to, expected=plan.current)
-    render.emit(result, as_json=as_json, human=_human_result)
+    render.emit(result, as_json=as_json, human=lambda r: _human_result(r, verb="reverted"))
 
 
 @app.command(epilog=examples("macroinfra migrate sql", "macroinfra migrate sql --to 0001"))
