@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from helpers import SETTINGS_VARIABLES, Cli, free_port, make_state_dir
+from helpers import SETTINGS_VARIABLES, Cli, free_port, make_state_dir, scratch_database
 
 from macroinfra.settings import Settings
 
@@ -60,18 +59,8 @@ def stack_settings() -> Iterator[Settings]:
 @pytest.fixture
 def database(stack_settings: Settings) -> Iterator[Settings]:
     """Settings pointing at a new, empty database of its own (dropped afterwards)."""
-    import psycopg
-    from psycopg import sql
-
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = stack_settings.model_copy(update={"postgres_db": "postgres"})
-    with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield stack_settings.model_copy(update={"postgres_db": name})
-    finally:
-        with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_database(stack_settings) as settings:
+        yield settings
 
 
 @pytest.fixture
@@ -108,20 +97,6 @@ def db_cli(database: Settings) -> Cli:
 def sql_ascii(stack_settings):
     """A database of its own encoded SQL_ASCII (psycopg hands back bytes for its text unless
     the client asks for UTF8)."""
-    import psycopg
-    from psycopg import sql
-
-    name = f"test_ascii_{uuid.uuid4().hex[:8]}"
-    admin = stack_settings.model_copy(update={"postgres_db": "postgres"})
-    with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL(
-                "CREATE DATABASE {} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'"
-                " TEMPLATE template0"
-            ).format(sql.Identifier(name))
-        )
-    try:
-        yield stack_settings.model_copy(update={"postgres_db": name})
-    finally:
-        with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    options = "ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+    with scratch_database(stack_settings, "test_ascii", options) as settings:
+        yield settings

@@ -11,6 +11,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,25 @@ def make_state_dir() -> Path:
     """A private (0700) state folder under /tmp: the local runtime opens what PostgreSQL's
     user must pass through, and nothing more, itself."""
     return Path(tempfile.mkdtemp(prefix="macroinfra-state-", dir="/tmp"))
+
+
+@contextmanager
+def scratch_database(
+    settings: Settings, prefix: str = "test", options: str = ""
+) -> Iterator[Settings]:
+    """Settings pointing at a new, empty database of its own, dropped on leaving.
+    `options`: CREATE DATABASE's own, after the name."""
+    from psycopg import sql
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = settings.model_copy(update={"postgres_db": "postgres"})
+    with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} " + options).format(sql.Identifier(name)))
+    try:
+        yield settings.model_copy(update={"postgres_db": name})
+    finally:
+        with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 class Cli:
@@ -120,6 +142,22 @@ def terminate_when_blocked(
         if refuse:
             proc.wait(timeout=DEADLINE_S)
             admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(database))
+
+
+def run_while_blocked(settings, work, release) -> None:
+    """Run `work` in a thread, wait until it waits on a lock, then `release` and join it."""
+    import threading
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    while not sql_rows(
+        settings,
+        "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND datname = current_database()",
+    ):
+        assert thread.is_alive()
+    release()
+    thread.join(timeout=30)
 
 
 def assert_one_error_line(proc: subprocess.Popen[str]) -> str:

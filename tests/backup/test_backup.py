@@ -14,7 +14,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +21,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from helpers import Cli, error_lines, settings_env, sql_rows
+from helpers import Cli, error_lines, scratch_database, settings_env, sql_rows
 from psycopg import sql
 
 from macroinfra import runtime
@@ -111,20 +110,12 @@ def run_cli(settings: Settings, *args: str, **options: Any) -> subprocess.Comple
 @pytest.fixture(scope="module")
 def source(stack_settings: Settings) -> Iterator[Settings]:
     """A database of the module's own: migrated, and the demo data seeded through the CLI."""
-    name = f"backup_{uuid.uuid4().hex[:10]}"
-    admin = stack_settings.model_copy(update={"postgres_db": "postgres"})
-    with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    settings = stack_settings.model_copy(update={"postgres_db": name})
-    try:
+    with scratch_database(stack_settings, "backup") as settings:
         cli = Cli(settings)
         assert cli("migrate").exit_code == 0
         seeded = cli("seed", "demo", "--years", "1", "--instruments", "3", "--end", END)
         assert seeded.exit_code == 0, seeded.output
         yield settings
-    finally:
-        with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from helpers import Cli, free_port, make_state_dir
+from helpers import Cli, free_port, make_state_dir, scratch_database
 
 from macroinfra.settings import load_settings
 
@@ -36,29 +36,18 @@ def validate(name: str, stdout: str) -> dict:
 @pytest.fixture(scope="module")
 def seeded(stack_settings):
     """A migrated database of its own with a year of demo data."""
-    import uuid
-
-    import psycopg
-    from psycopg import sql
-
     from macroinfra import migrations
     from macroinfra.data.demo import seed_demo
     from macroinfra.db import Database
 
-    name = f"test_shapes_{uuid.uuid4().hex[:8]}"
-    admin = stack_settings.model_copy(update={"postgres_db": "postgres"})
-    with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    settings = stack_settings.model_copy(update={"postgres_db": name})
-    db = Database(settings)
-    try:
-        migrations.upgrade(db)
-        seed_demo(db, years=1, instruments=2)
-    finally:
-        db.dispose()
-    yield settings
-    with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_database(stack_settings, "test_shapes") as settings:
+        db = Database(settings)
+        try:
+            migrations.upgrade(db)
+            seed_demo(db, years=1, instruments=2)
+        finally:
+            db.dispose()
+        yield settings
 
 
 @pytest.mark.parametrize(

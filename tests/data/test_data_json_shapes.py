@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import Cli
+from helpers import Cli, scratch_database
 
 SCHEMAS = Path(__file__).parents[2] / "docs" / "json"
 
@@ -16,20 +16,10 @@ SCHEMAS = Path(__file__).parents[2] / "docs" / "json"
 @pytest.fixture(scope="module")
 def documents(stack_settings) -> dict[str, dict]:
     """One --json document of each data command, from a seeded database of its own."""
-    import uuid
-
-    import psycopg
-    from psycopg import sql
-
     from macroinfra import migrations
     from macroinfra.db import Database
 
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = stack_settings.model_copy(update={"postgres_db": "postgres"})
-    with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    settings = stack_settings.model_copy(update={"postgres_db": name})
-    try:
+    with scratch_database(stack_settings) as settings:
         db = Database(settings)
         try:
             migrations.upgrade(db)
@@ -52,9 +42,6 @@ def documents(stack_settings) -> dict[str, dict]:
             assert result.exit_code == 0, (command, result.output)
             out[command] = json.loads(result.stdout)
         return out
-    finally:
-        with psycopg.connect(admin.libpq_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.mark.parametrize(

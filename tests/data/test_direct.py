@@ -4,14 +4,13 @@ key turns out to be taken (a concurrent writer, a repeated key)."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 import pytest
-from helpers import sql_rows
+from helpers import run_while_blocked, sql_rows
 
 from macroinfra.data import direct
 from macroinfra.data.loader import LoadResult, load
@@ -148,19 +147,6 @@ def test_windows_and_row_numbers_in_errors(migrated, conn, monkeypatch, copies):
     assert copies[-4:] == [1, 3, 3, 1]  # the windows, the stored rows dropped from the first
 
 
-def run_blocked(settings, work) -> threading.Thread:
-    """Start `work` in a thread and return once it waits on a lock."""
-    thread = threading.Thread(target=work)
-    thread.start()
-    while not sql_rows(
-        settings,
-        "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-        " AND datname = current_database()",
-    ):
-        assert thread.is_alive()
-    return thread
-
-
 @pytest.mark.parametrize("first_commits", [True, False], ids=["commit", "rollback"])
 def test_two_loads_of_overlapping_batches_at_once(migrated, conn, copies, staged, first_commits):
     """The second load's COPY waits on the first one's uncommitted keys; when they commit, the
@@ -179,12 +165,7 @@ def test_two_loads_of_overlapping_batches_at_once(migrated, conn, copies, staged
             except BaseException as exc:  # reported by the assertion below
                 results.append(exc)
 
-        thread = run_blocked(migrated, second)
-        if first_commits:
-            first.commit()
-        else:
-            first.rollback()
-        thread.join(timeout=30)
+        run_while_blocked(migrated, second, first.commit if first_commits else first.rollback)
     (result,) = results
     assert isinstance(result, LoadResult), result
     if first_commits:

@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from helpers import sql_rows
+from helpers import run_while_blocked, sql_rows
 
 from macroinfra.data.loader import LoadResult, load
 from macroinfra.data.tables import loadable_table
@@ -459,22 +459,6 @@ def test_loading_into_a_compressed_chunk(migrated, conn, refs):
     }  # noqa: E501
     assert load(conn, "macro_series", [newer]).inserted == 1
     assert count(migrated, "macro_series") == 3
-
-
-def run_while_blocked(settings, work, release) -> None:
-    """Run `work` in a thread, wait until it waits on a lock, then `release` and join it."""
-    import threading
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    while not sql_rows(
-        settings,
-        "SELECT 1 FROM pg_stat_activity WHERE wait_event_type"
-        " = 'Lock' AND datname = current_database()",
-    ):
-        assert thread.is_alive()
-    release()
-    thread.join(timeout=30)
 
 
 def test_two_sessions_loading_the_same_batch_insert_it_once(migrated, refs):

@@ -9,8 +9,8 @@ from decimal import Decimal
 import psycopg
 import pytest
 import test_loader
-from helpers import sql_rows
-from test_loader import MACRO, T0, count, run_while_blocked
+from helpers import run_while_blocked, sql_rows
+from test_loader import MACRO, T0, count
 
 from macroinfra.data.loader import load
 from macroinfra.data.revisions import RevisionError
