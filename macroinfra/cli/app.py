@@ -160,7 +160,7 @@ def root(
         from macroinfra.cli import verbose as logs
 
         invocation = ctx.obj
-        ctx.call_on_close(logs.enable(lambda: invocation.__dict__.get("settings")))
+        ctx.call_on_close(logs.enable(lambda: invocation.loaded_settings))
 
 
 app.add_typer(config.app, name="config")

@@ -32,9 +32,14 @@ class Invocation:
             render.warn(warning)
         return settings
 
+    @property
+    def loaded_settings(self) -> Settings | None:
+        """The settings if this invocation has read them (None: not yet)."""
+        return self.__dict__.get("settings")
+
     def env_file_note(self) -> str | None:
         """Which .env the settings came from, or that none was found (None: not loaded)."""
-        if "settings" not in self.__dict__:
+        if self.loaded_settings is None:
             return None
         if (path := self.settings.env_file) is not None:
             return f"settings read from {path}"
