@@ -144,7 +144,9 @@ def read_rows(
     if format == "parquet":
         from macroinfra.data.parquet import parquet_rows
 
-        (columns, codes), parsed = parquet_rows(stream, info, _columns, progress, started)
+        (columns, codes), parsed = parquet_rows(
+            stream, info, _columns, progress, started, PROGRESS_ROWS
+        )
         return FileRows(columns, parsed, codes, lambda n: n, unit="row")
     if format != "csv":
         raise UsageError(f"no file format {format!r}", hint=f"use one of: {', '.join(FORMATS)}")
@@ -218,12 +220,10 @@ class _Lines:
 
     def __init__(self, text: IO[str]) -> None:
         self.read = text.readline
-        self.count = 0
 
     def __iter__(self) -> Iterator[str]:
         read = self.read
         while line := read(MAX_LINE_CHARS):
-            self.count += 1
             if len(line) == MAX_LINE_CHARS and not line.endswith("\n"):
                 raise ValueError(f"the line is longer than {MAX_LINE_CHARS:,} characters")
             yield line
