@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from macroinfra.cli.context import get_app
-from macroinfra.cli.options import JsonOption, examples, json_when
+from macroinfra.cli.options import JsonOption, complete_series, examples, json_when
 from macroinfra.errors import UsageError
 
 if TYPE_CHECKING:
@@ -44,8 +44,17 @@ class OutputFormat(enum.StrEnum):
     json = "json"
 
 
+def _complete_series(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The series codes a shell offers (Typer's completion callbacks take no Click
+    parameter)."""
+    return complete_series(ctx, None, incomplete)
+
+
 SeriesArgument = Annotated[
-    str, typer.Argument(help="The series code, e.g. US_CPI.", show_default=False)
+    str,
+    typer.Argument(
+        help="The series code, e.g. US_CPI.", show_default=False, autocompletion=_complete_series
+    ),
 ]
 SourceOption = Annotated[
     str | None,
