@@ -27,6 +27,8 @@ from pathlib import Path
 
 from _common import VENV_BIN, local_stack, timed_run
 
+from macroinfra.backup import catalog, clients
+
 DUMP_TARGET = 1.2
 # What any `db dump` does before it can run pg_dump: start Python, load the CLI, read the
 # settings (then it connects, exports its snapshot, and spawns pg_dump).
@@ -38,6 +40,7 @@ FIXED_START = (
     "gc.freeze()"  # as the CLI does before it exits
 )
 RESTORE_TARGET = 1.3
+PRE_RESTORE = "SELECT timescaledb_pre_restore()"
 
 
 def main() -> None:
@@ -57,61 +60,25 @@ def main() -> None:
         seed += ["--instruments", str(args.instruments)] if args.instruments else []
         for step in (["migrate"], seed):
             subprocess.run([macroinfra, *step], check=True, capture_output=True)
-        bindir = pg_bindir(settings)
-        pg = {
-            "PGHOST": settings.postgres_host,
-            "PGPORT": str(settings.postgres_port),
-            "PGUSER": settings.postgres_user,
-            "PGPASSWORD": settings.postgres_password.get_secret_value(),
-        }
-        source = settings.postgres_db
+        program = host_programs(settings)
+        pg = clients.connection_env(settings)  # what `db dump` gives pg_dump
         ours_file, plain_file = Path(folder, "ours.dump"), Path(folder, "plain.dump")
         figures: dict[str, list[float]] = {k: [] for k in ("dump", "pg_dump", "restore", "plain")}
         for round_ in range(args.runs):
-            figures["pg_dump"].append(
-                run([bindir / "pg_dump", "-Fc", "-f", plain_file], {**pg, "PGDATABASE": source})
-            )
+            figures["pg_dump"].append(run([program["pg_dump"], "-Fc", "-f", plain_file], pg))
             figures["dump"].append(run([macroinfra, "db", "dump", ours_file]))
 
             target = fresh_database(settings, f"bench_plain_{round_}")
+            restore = [
+                program["pg_restore"],
+                *("--single-transaction", "--exit-on-error", "--no-owner"),
+                *("-d", target, plain_file),
+            ]
             started = sum(
                 [
-                    run(
-                        [
-                            bindir / "psql",
-                            "-q",
-                            "-d",
-                            target,
-                            "-c",
-                            "CREATE EXTENSION timescaledb",
-                            "-c",
-                            "SELECT timescaledb_pre_restore()",
-                        ],
-                        pg,
-                    ),
-                    run(
-                        [
-                            bindir / "pg_restore",
-                            "--single-transaction",
-                            "--exit-on-error",
-                            "--no-owner",
-                            "-d",
-                            target,
-                            plain_file,
-                        ],
-                        pg,
-                    ),
-                    run(
-                        [
-                            bindir / "psql",
-                            "-q",
-                            "-d",
-                            target,
-                            "-c",
-                            "SELECT timescaledb_post_restore()",
-                        ],
-                        pg,
-                    ),
+                    run(psql(program, target, "CREATE EXTENSION timescaledb", PRE_RESTORE), pg),
+                    run(restore, pg),
+                    run(psql(program, target, "SELECT timescaledb_post_restore()"), pg),
                 ]
             )
             figures["plain"].append(started)
@@ -156,13 +123,21 @@ def run(argv: list, env: dict[str, str] | None = None) -> float:
     return wall
 
 
-def pg_bindir(settings) -> Path:  # type: ignore[no-untyped-def]
-    import psycopg
+def host_programs(settings) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+    """pg_dump, pg_restore and psql of the server's major version, as `db dump` and `db
+    restore` find them on the host."""
+    with catalog.connect(settings) as conn:
+        major = catalog.read_versions(conn).major
+    found = {p: clients.host_program(settings, p, major) for p in ("pg_dump", "pg_restore", "psql")}
+    missing = [p for p, path in found.items() if path is None]
+    if missing:
+        raise SystemExit(f"no {', '.join(missing)} for PostgreSQL {major} on this machine")
+    return {p: path for p, path in found.items() if path is not None}
 
-    with psycopg.connect(settings.libpq_url) as conn:
-        query = "SELECT current_setting('server_version_num')::int / 10000"
-        (major,) = conn.execute(query).fetchone()
-    return Path(f"/usr/lib/postgresql/{major}/bin")
+
+def psql(program: dict[str, Path], database: str, *commands: str) -> list:
+    """psql running `commands` in `database`, quietly."""
+    return [program["psql"], "-q", "-d", database, *(a for c in commands for a in ("-c", c))]
 
 
 def fresh_database(settings, name: str) -> str:  # type: ignore[no-untyped-def]
@@ -176,17 +151,8 @@ def fresh_database(settings, name: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def count_rows(settings) -> int:  # type: ignore[no-untyped-def]
-    import psycopg
-
-    with psycopg.connect(settings.libpq_url) as conn:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
-                "AND table_type = 'BASE TABLE'"
-            )
-        ]
-        return sum(conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables)
+    with catalog.connect(settings) as conn:
+        return sum(t.rows for t in catalog.count_rows(conn, catalog.user_tables(conn)))
 
 
 if __name__ == "__main__":

@@ -16,8 +16,6 @@ if TYPE_CHECKING:
 
     from macroinfra.settings import Settings
 
-CONNECT_TIMEOUT_S = 10
-
 USER_TABLES_SQL = r"""
 SELECT n.nspname, c.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -73,17 +71,18 @@ class Server:
 
 
 def connect(settings: Settings, *, autocommit: bool = True) -> psycopg.Connection[Any]:
-    """A psycopg connection to the configured database; a failure is one line."""
+    """A psycopg connection to the configured database, its text read as str whatever the
+    database's encoding; a failure is one line."""
     import psycopg
 
-    from macroinfra.db import connection_error
+    from macroinfra.connections.postgres import connect_kwargs
+    from macroinfra.db import Database, connection_error
 
     try:
+        # One dict: DATABASE_URL may set connect_timeout too, and these win over it.
+        database = Database(settings, application_name="macroinfra")  # builds no engine
         return psycopg.connect(
-            settings.libpq_url,
-            autocommit=autocommit,
-            connect_timeout=CONNECT_TIMEOUT_S,
-            application_name="macroinfra",
+            **(connect_kwargs(settings) | database.connect_args), autocommit=autocommit
         )
     except psycopg.OperationalError as exc:
         raise connection_error(

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from macroinfra.db import CONNECT_TIMEOUT_S
 from macroinfra.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 SERVICE = "timescaledb"  # the compose service that runs PostgreSQL
 SERVICE_PORT = 5432  # where PostgreSQL listens inside its container
-CONNECT_TIMEOUT_S = "10"
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
 _DEBIAN_BINDIRS = Path("/usr/lib/postgresql")
 
@@ -69,7 +69,7 @@ def connection_env(settings: Settings, *, inside_container: bool = False) -> dic
         "PGDATABASE": settings.postgres_db,
         "PGPASSWORD": settings.postgres_password.get_secret_value(),
         "PGAPPNAME": "macroinfra",
-        "PGCONNECT_TIMEOUT": os.environ.get("PGCONNECT_TIMEOUT", CONNECT_TIMEOUT_S),
+        "PGCONNECT_TIMEOUT": os.environ.get("PGCONNECT_TIMEOUT", str(CONNECT_TIMEOUT_S)),
     }
 
 

@@ -50,7 +50,11 @@ class RestorePlan:
     server: Server
     replaces: list[TableRows]  # the tables the database holds now (a restore replaces them)
     data_entries: int  # table data entries in the dump (hypertable chunks one each)
-    pg_restore: str
+    client: clients.Client = field(repr=False)  # the pg_restore that read the dump
+
+    @property
+    def pg_restore(self) -> str:
+        return self.client.description
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ def prepare_restore(settings: Settings, file: Path) -> RestorePlan:
         server=server,
         replaces=replaces,
         data_entries=len(_TABLE_DATA.findall(listing)),
-        pg_restore=client.description,
+        client=client,
     )
 
 
@@ -232,8 +236,6 @@ def _create_extension(conn: psycopg.Connection[Any], version: str) -> None:
 
 
 def _pg_restore(settings: Settings, plan: RestorePlan, say: Progress) -> list[str]:
-    client = clients.find_client(settings, "pg_restore", plan.server.major)
-
     def step(kind: str) -> None:
         counts = messages.counts
         if kind == TABLE_STEP:
@@ -249,11 +251,11 @@ def _pg_restore(settings: Settings, plan: RestorePlan, say: Progress) -> list[st
         steps=(TABLE_STEP, DATA_STEP, *INDEX_STEPS),
         step=step,
     )
-    say(f"restoring {plan.file} with {client.description}")
+    say(f"restoring {plan.file} with {plan.pg_restore}")
     args = ["--single-transaction", "--exit-on-error", "--no-owner", "--verbose"]
     args.append(f"--dbname={settings.postgres_db}")  # the rest of the connection: from PG*
     with plan.file.open("rb") as archive_file:
-        code = clients.run(client, args, stdin=archive_file, on_stderr=messages)
+        code = clients.run(plan.client, args, stdin=archive_file, on_stderr=messages)
     if code != 0:
         removed = " (the tables it was to replace were removed)" if plan.replaces else ""
         reason = re.sub(r"\s+", " ", messages.reason(code))

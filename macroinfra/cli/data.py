@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import enum
 import sys
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from macroinfra.cli.context import get_app
-from macroinfra.cli.options import JsonOption, examples, json_when
+from macroinfra.cli.options import JsonOption, complete_series, examples, json_when
 from macroinfra.errors import UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from macroinfra.data.asof import SeriesView
     from macroinfra.data.catalog import SeriesList
@@ -43,8 +44,17 @@ class OutputFormat(enum.StrEnum):
     json = "json"
 
 
+def _complete_series(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The series codes a shell offers (Typer's completion callbacks take no Click
+    parameter)."""
+    return complete_series(ctx, None, incomplete)
+
+
 SeriesArgument = Annotated[
-    str, typer.Argument(help="The series code, e.g. US_CPI.", show_default=False)
+    str,
+    typer.Argument(
+        help="The series code, e.g. US_CPI.", show_default=False, autocompletion=_complete_series
+    ),
 ]
 SourceOption = Annotated[
     str | None,
@@ -135,28 +145,21 @@ def _opened(file: str):  # noqa: ANN202
         ) from None
 
 
-def _progress(description: str):  # noqa: ANN202
+@contextmanager
+def _progress(description: str) -> Iterator[Callable[[int, int, float], None] | None]:
     """Rows read and rows/s on a terminal (stderr); nothing otherwise."""
-    from contextlib import contextmanager
-
     from macroinfra.cli import render
 
-    @contextmanager
-    def shown():  # noqa: ANN202
-        if render.QUIET or not render.err().is_terminal:
-            yield None
-            return
-        with render.progress(description) as update:
+    if render.QUIET or not render.err().is_terminal:
+        yield None
+        return
+    with render.progress(description) as update:
 
-            def say(rows: int, inserted: int, seconds: float) -> None:
-                rate = rows / seconds if seconds > 0 else 0.0
-                update(
-                    f"{description}: {rows:,} rows read, {inserted:,} inserted, {rate:,.0f} rows/s"
-                )
+        def say(rows: int, inserted: int, seconds: float) -> None:
+            rate = rows / seconds if seconds > 0 else 0.0
+            update(f"{description}: {rows:,} rows read, {inserted:,} inserted, {rate:,.0f} rows/s")
 
-            yield say
-
-    return shown()
+        yield say
 
 
 def _loaded(result: FileLoadResult) -> None:

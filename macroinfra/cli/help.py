@@ -75,18 +75,9 @@ def _summary(command: Any) -> str | None:
     return " ".join(first.split())
 
 
-# Parameters completed by name wherever they are declared, unless they complete already.
-COMPLETERS = {"series": "complete_series"}
-
-
 def tidy(command: Any) -> None:
-    """Give every parameter and subcommand under `command` its metavar, completion and
-    summary."""
-    from macroinfra.cli import options
-
+    """Give every parameter and subcommand under `command` its metavar and summary."""
     for param in command.params:
-        if param.name in COMPLETERS and param._custom_shell_complete is None:
-            param._custom_shell_complete = getattr(options, COMPLETERS[param.name])
         if isinstance(param, TyperArgument) and not isinstance(param, HelpArgument):
             param.__class__ = HelpArgument  # same fields; only the way it is shown changes
         elif isinstance(param, TyperOption):

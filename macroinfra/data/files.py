@@ -144,7 +144,9 @@ def read_rows(
     if format == "parquet":
         from macroinfra.data.parquet import parquet_rows
 
-        (columns, codes), parsed = parquet_rows(stream, info, _columns, progress, started)
+        (columns, codes), parsed = parquet_rows(
+            stream, info, _columns, progress, started, PROGRESS_ROWS
+        )
         return FileRows(columns, parsed, codes, lambda n: n, unit="row")
     if format != "csv":
         raise UsageError(f"no file format {format!r}", hint=f"use one of: {', '.join(FORMATS)}")
@@ -218,12 +220,10 @@ class _Lines:
 
     def __init__(self, text: IO[str]) -> None:
         self.read = text.readline
-        self.count = 0
 
     def __iter__(self) -> Iterator[str]:
         read = self.read
         while line := read(MAX_LINE_CHARS):
-            self.count += 1
             if len(line) == MAX_LINE_CHARS and not line.endswith("\n"):
                 raise ValueError(f"the line is longer than {MAX_LINE_CHARS:,} characters")
             yield line
@@ -272,23 +272,17 @@ def _converters(
     info: LoadableTable, columns: tuple[str, ...]
 ) -> list[tuple[int, Callable[[str], Any], str]]:
     """(position, parse, what it must be) for the key columns the append path compares."""
-    from sqlalchemy import Date, Integer, Numeric
-
-    from macroinfra.models import Base
-
-    table = Base.metadata.tables[info.name]
     out: list[tuple[int, Callable[[str], Any], str]] = []
     for i, name in enumerate(columns):
         if name not in info.key_columns:
             continue
-        kind = table.columns[name].type
         if name in info.timestamptz_columns:
             out.append((i, _zoned, "a date and time with its time zone (2024-03-04T21:00:00Z)"))
-        elif isinstance(kind, Integer):
+        elif name in info.integer_columns:
             out.append((i, int, "an integer"))
-        elif isinstance(kind, Numeric):
+        elif name in info.numeric_columns:  # numeric, not integer
             out.append((i, _decimal, "a number"))
-        elif isinstance(kind, Date):
+        elif name in info.date_columns:
             out.append((i, date.fromisoformat, "a date (YYYY-MM-DD)"))
     return out
 

@@ -26,8 +26,10 @@ def parquet_rows(
     columns_of: Callable[[LoadableTable, list[str]], Columns],
     progress: Callable[[int, float], None] | None,
     started: float | None,
+    progress_rows: int,
 ) -> tuple[Columns, Iterator[list[Any]]]:
-    """The columns of a Parquet file, and its rows, batch by batch."""
+    """The columns of a Parquet file, and its rows, batch by batch; `progress` every
+    `progress_rows` rows and at the end."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -52,7 +54,7 @@ def parquet_rows(
                 values = [column.to_pylist() for column in batch.columns]
                 for row in zip(*values, strict=True):
                     n += 1
-                    if progress is not None and n % 50_000 == 0:
+                    if progress is not None and n % progress_rows == 0:
                         progress(n, time.perf_counter() - clock)
                     yield list(row)
         except (pa.ArrowException, OSError) as exc:

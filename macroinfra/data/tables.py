@@ -34,6 +34,8 @@ class LoadableTable:
     not_null_columns: tuple[str, ...]  # NULL is refused (a server default fills a column left
     # out of the batch, never a NULL given in it)
     numeric_columns: tuple[str, ...]  # integer and numeric: NaN and infinities refused
+    integer_columns: tuple[str, ...]
+    date_columns: tuple[str, ...]  # date, without a time
     non_negative_columns: tuple[str, ...]
 
     @property
@@ -49,7 +51,7 @@ def loadable_table(name: str) -> LoadableTable:
             f"cannot load into {name!r}: not a macroinfra table",
             hint=f"load into one of: {', '.join(ALL_TABLES)}",
         )
-    from sqlalchemy import Enum, Integer, Numeric, UniqueConstraint
+    from sqlalchemy import Date, Enum, Integer, Numeric, UniqueConstraint
     from sqlalchemy.dialects.postgresql import JSON, JSONB
     from sqlalchemy.types import DateTime
 
@@ -94,5 +96,7 @@ def loadable_table(name: str) -> LoadableTable:
         ),
         not_null_columns=tuple(c.name for c in columns if not c.nullable),
         numeric_columns=tuple(c.name for c in columns if isinstance(c.type, Integer | Numeric)),
+        integer_columns=tuple(c.name for c in columns if isinstance(c.type, Integer)),
+        date_columns=tuple(c.name for c in columns if isinstance(c.type, Date)),
         non_negative_columns=tuple(c.name for c in columns if (name, c.name) in _NON_NEGATIVE),
     )

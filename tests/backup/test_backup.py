@@ -160,6 +160,17 @@ def test_a_dump_into_a_folder_under_a_regular_file_leaves_nothing(source, tmp_pa
     assert [p.name for p in tmp_path.iterdir()] == ["afile"]
 
 
+def test_a_dump_of_a_database_that_is_not_utf8_names_its_tables(sql_ascii, tmp_path):
+    """psycopg hands back bytes for a SQL_ASCII database's text unless the client asks for
+    UTF8: the tables' names must still come back as names."""
+    with psycopg.connect(sql_ascii.libpq_url) as conn:
+        conn.execute("CREATE TABLE prices (v int); INSERT INTO prices VALUES (1), (2)")
+    result = Cli(sql_ascii)("db", "dump", str(tmp_path / "ascii.dump"), "--json")
+    assert result.exit_code == 0, result.output
+    tables = json.loads(result.stdout)["tables"]
+    assert tables == [{"schema": "public", "name": "prices", "rows": 2}]
+
+
 def fake_pg_dump(folder: Path, settings: Settings, body: str) -> Settings:
     """Settings whose pg_dump (MACROINFRA_PG_BINDIR) writes part of a dump, then runs `body`."""
     (major,) = sql_rows(settings, "SELECT current_setting('server_version_num')::int / 10000")[0]
