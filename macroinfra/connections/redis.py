@@ -19,8 +19,6 @@ from macroinfra.connections.urls import (
 )
 
 if TYPE_CHECKING:
-    import ssl
-
     import redis
 
     from macroinfra.settings import Settings
@@ -126,20 +124,13 @@ def verified_tls_connection() -> type:
     system's store into a new context for every connection, tens of milliseconds each."""
     import redis
 
+    from macroinfra.connections.tls import context
+
     class VerifiedTLSConnection(redis.SSLConnection):
         def _wrap_socket_with_ssl(self, sock: Any) -> Any:
-            return tls_context(self.ca_certs).wrap_socket(sock, server_hostname=self.host)
+            return context(self.ca_certs or None).wrap_socket(sock, server_hostname=self.host)
 
     return VerifiedTLSConnection
-
-
-@functools.lru_cache(maxsize=8)
-def tls_context(ca: str | None) -> ssl.SSLContext:
-    """A client context verifying the certificate and the host name against `ca` (a file)
-    or, for None, the system's store."""
-    import ssl
-
-    return ssl.create_default_context(cafile=ca) if ca else ssl.create_default_context()
 
 
 def problems(settings: Settings) -> list[str]:
