@@ -3,6 +3,7 @@ PGSSLMODE & co. for pg_dump and psql), and the combinations that cannot work."""
 
 from __future__ import annotations
 
+import functools
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,22 +95,33 @@ def build_url(settings: Settings, scheme: str, password: str) -> str:
 
 
 def url_fields(settings: Settings) -> dict[str, Any]:
-    if settings.database_url is None:
-        return {}
-    try:
-        return _parse(settings.database_url.get_secret_value())[0]
-    except ValueError:
-        return {}
+    return _parsed(settings)[0]
 
 
 def url_extras(settings: Settings) -> dict[str, str]:
     """The libpq parameters of DATABASE_URL that no setting holds (connect_timeout, ...)."""
+    return _parsed(settings)[1]
+
+
+def _parsed(settings: Settings) -> tuple[dict[str, Any], dict[str, str]]:
+    """(field values, other libpq parameters) of DATABASE_URL; ({}, {}) when it is unset or
+    invalid (problems() says why). Copies: the callers may change them."""
     if settings.database_url is None:
-        return {}
+        return {}, {}
+    parsed = _parse_once(settings.database_url.get_secret_value())
+    if parsed is None:
+        return {}, {}
+    return dict(parsed[0]), dict(parsed[1])
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_once(url: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """_parse, once per URL in a process (it may import psycopg to ask libpq); None when
+    invalid."""
     try:
-        return _parse(settings.database_url.get_secret_value())[1]
+        return _parse(url)
     except ValueError:
-        return {}
+        return None
 
 
 def libpq_params(settings: Settings) -> dict[str, str]:
