@@ -102,7 +102,9 @@ def stopped(
         detail, hint = found.detail, found.hint
         return failed(service, service, detail, hint, reason=found.reason, started=started)
     if isinstance(found, PeerTls) and refused(found):
-        return refusal(service, where, found, names, ca)
+        from macroinfra.probes.tls import handshake_failure
+
+        return handshake_failure(service, where, found, names.ca, ca)
     return None
 
 
@@ -115,12 +117,6 @@ def refused(peer: PeerTls) -> bool:
     """The client verifies, so it would refuse this certificate: say so before it tries."""
     expired = peer.days_left is not None and peer.days_left < 0
     return peer.trusted is False or peer.name_matches is False or expired
-
-
-def refusal(service: str, where: str, peer: PeerTls, names: Names, ca: Path | None) -> Check:
-    from macroinfra.probes.tls import handshake_failure
-
-    return handshake_failure(service, where, peer, names.ca, ca)
 
 
 def report(check: Check, peer: PeerTls | None, where: str, names: Names) -> list[Check]:

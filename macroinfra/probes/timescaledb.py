@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from macroinfra.timescale.edition import ServerInfo
 
 SERVICE = "timescaledb"
+VERIFY_HINT = "set POSTGRES_SSLMODE=verify-full and POSTGRES_SSLROOTCERT to the CA that signed it"
 _fail = partial(failed, SERVICE, SERVICE)
 _warn = partial(warning, SERVICE, SERVICE)
 _ok = partial(ok, SERVICE, SERVICE)
@@ -276,10 +277,6 @@ def _start_peer(s: Settings, budget: Budget) -> Future[Any] | None:
         pool.shutdown(wait=False)
 
 
-def _verify_hint(s: Settings) -> str:
-    return "set POSTGRES_SSLMODE=verify-full and POSTGRES_SSLROOTCERT to the CA that signed it"
-
-
 def _tls_check(s: Settings, budget: Budget, future: Future[Any]) -> Check | None:
     """The certificate of the server libpq just reached over TLS (libpq does not hand it out)."""
     from macroinfra.probes.tls import tls_check
@@ -296,7 +293,7 @@ def _tls_check(s: Settings, budget: Budget, future: Future[Any]) -> Check | None
     # With a CA file, libpq checks the chain under sslmode=require too (as verify-ca does).
     mode, ca = s.postgres_sslmode, s.postgres_sslrootcert
     verifies = mode in ("verify-ca", "verify-full") or (mode == "require" and ca is not None)
-    return tls_check(SERVICE, where, peer, client_verifies=verifies, verify_hint=_verify_hint(s))
+    return tls_check(SERVICE, where, peer, client_verifies=verifies, verify_hint=VERIFY_HINT)
 
 
 def _tls_failure(s: Settings, future: Future[Any], message: str, hint: str | None) -> Check:
