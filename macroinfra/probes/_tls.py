@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 import ssl
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from macroinfra.connections.tls import PeerTls, context, inspect_peer
@@ -121,12 +121,10 @@ def refused(peer: PeerTls) -> bool:
 
 def report(check: Check, peer: PeerTls | None, where: str, names: Names) -> list[Check]:
     """The service's check saying whether it was encrypted, and its `<service>: tls` line."""
-    from macroinfra.probes.tls import tls_check
+    from macroinfra.probes.tls import tls_check, with_encryption
 
     encrypted = peer is not None and peer.encrypted
-    suffix = f", over {peer.protocol or 'TLS'}" if peer is not None and encrypted else ""
-    suffix = suffix or ", not encrypted"
-    main = replace(check, detail=check.detail + suffix, info={**check.info, "encrypted": encrypted})
+    main = with_encryption(check, encrypted, (peer.protocol or "TLS") if peer else None)
     if peer is None or not encrypted:
         return [main]
     hint = f"set {names.ca} to the CA that signed the server's certificate"

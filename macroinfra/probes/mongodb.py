@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -150,7 +149,8 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         auth_source=t.auth_source,
     )
     if t.srv:  # the driver verified it; the probe had no address of its own to handshake with
-        shown = ", over TLS (verified by the driver)" if t.tls else ", not encrypted"
-        yield replace(check, detail=check.detail + shown, info={**check.info, "encrypted": t.tls})
+        from macroinfra.probes.tls import with_encryption
+
+        yield with_encryption(check, t.tls, "TLS (verified by the driver)")
         return
     yield from _tls.report(check, peer, where, NAMES)

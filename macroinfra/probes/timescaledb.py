@@ -94,7 +94,11 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
     finally:
         conn.close()
     tls = _tls_check(settings, budget, peer) if encrypted and peer is not None else None
-    yield _with_encryption(settings, _server_check(settings, started, server), encrypted, tls)
+    from macroinfra.probes.tls import with_encryption
+
+    protocol = tls.info.get("protocol") if tls is not None else None
+    check = _server_check(settings, started, server)
+    yield with_encryption(check, encrypted, protocol, host=settings.postgres_host)
     if tls is not None:
         yield tls
     if jobs is not None:
@@ -311,16 +315,3 @@ def _tls_failure(s: Settings, future: Future[Any], message: str, hint: str | Non
         )
     ca = s.postgres_sslrootcert
     return handshake_failure(SERVICE, where, peer, "POSTGRES_SSLROOTCERT", ca)
-
-
-def _with_encryption(s: Settings, check: Check, encrypted: bool, tls: Check | None) -> Check:
-    """The check saying whether its connection was encrypted: in its info always, in its
-    line when it was, or when it was not and the server is on another machine."""
-    from dataclasses import replace
-
-    from macroinfra.connections.tls import is_loopback
-
-    protocol = tls.info.get("protocol") if tls is not None else None
-    plain = "" if encrypted or is_loopback(s.postgres_host) else ", not encrypted"
-    suffix = f", over {protocol}" if protocol else plain
-    return replace(check, detail=check.detail + suffix, info={**check.info, "encrypted": encrypted})
