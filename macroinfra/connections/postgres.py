@@ -137,6 +137,16 @@ def libpq_params(settings: Settings) -> dict[str, str]:
     return params
 
 
+def status_rows(settings: Settings) -> list[tuple[str, str, str, str, bool]]:
+    """`status --env`'s row for the CA file the client verifies the server with, beside
+    DATABASE_URL (which names it too), for the tools that take the URL apart (psql's -h):
+    (service, variable, value, value shown, secret), PGSSLROOTCERT as libpq reads it."""
+    root = settings.postgres_sslrootcert
+    if root is None or settings.postgres_sslmode == "disable":
+        return []
+    return [("timescaledb", "PGSSLROOTCERT", str(root), str(root), False)]
+
+
 def connect_kwargs(settings: Settings, **changes: Any) -> dict[str, Any]:
     """psycopg.connect()'s keyword arguments for the configured server (password included:
     never print them); `changes` replace any of them (dbname="postgres", ...)."""

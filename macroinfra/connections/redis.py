@@ -108,6 +108,16 @@ def pool_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
+def status_rows(settings: Settings) -> list[tuple[str, str, str, str, bool]]:
+    """`status --env`'s row for the CA file the client verifies the server with, beside
+    REDIS_URL (which names it too), for the tools that take the URL apart (redis-cli):
+    (service, variable, value, value shown, secret), REDIS_TLS_CA as macroinfra reads it."""
+    if not settings.redis_tls or settings.redis_tls_ca is None:
+        return []
+    ca = str(settings.redis_tls_ca)
+    return [("redis", "REDIS_TLS_CA", ca, ca, False)]
+
+
 def make_client(settings: Settings, **options: Any) -> redis.Redis:
     """A client of its own pool (closed with it) for the configured server; `options` are
     redis-py's (timeouts, retry, client_name, ...)."""
