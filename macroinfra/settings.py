@@ -365,10 +365,11 @@ def describe_settings(env_file: Path | None = None, **overrides: Any) -> Setting
     from macroinfra.connections import url_sources
 
     given = url_sources(settings)  # the fields DATABASE_URL, ... gave: their variable
+    secrets = set(secret_fields(Settings))
     rows = []
-    for name, info in Settings.model_fields.items():
+    for name in Settings.model_fields:
         value = getattr(settings, name)
-        secret = isinstance(value, SecretStr) or "SecretStr" in str(info.annotation)
+        secret = name in secrets
         if secret:
             display: Any = REDACTED if value is not None else None
         elif isinstance(value, Path):

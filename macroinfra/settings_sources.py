@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -107,7 +106,7 @@ def secret_fields(settings_cls: type[BaseSettings]) -> list[str]:
     return [
         name
         for name, info in settings_cls.model_fields.items()
-        if "SecretStr" in str(info.annotation) or info.annotation is SecretStr
+        if "SecretStr" in str(info.annotation)
     ]
 
 

@@ -59,6 +59,20 @@ def test_database_url_fills_the_parts(monkeypatch, tmp_path):
     assert client_environment(s) == {"PGSSLMODE": "verify-full", "PGSSLROOTCERT": str(ca)}
 
 
+def test_the_parsed_database_url_is_shared_but_not_changed_by_its_callers(monkeypatch):
+    from macroinfra.connections import postgres
+
+    monkeypatch.setenv(
+        "DATABASE_URL", "postgresql://analyst@db.internal/research?connect_timeout=7"
+    )
+    s = load_settings(None)
+    postgres.url_extras(s)["connect_timeout"] = "99"
+    postgres.url_fields(s)["postgres_host"] = "elsewhere.internal"
+    assert postgres.url_extras(s) == {"connect_timeout": "7"}
+    assert postgres.url_fields(s)["postgres_host"] == "db.internal"
+    assert connect_kwargs(s)["connect_timeout"] == "7"
+
+
 def test_database_url_and_a_part_agreeing_is_fine(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@127.0.0.1:5432/db")
     monkeypatch.setenv("POSTGRES_PORT", "5432")

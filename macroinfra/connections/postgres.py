@@ -3,6 +3,7 @@ PGSSLMODE & co. for pg_dump and psql), and the combinations that cannot work."""
 
 from __future__ import annotations
 
+import functools
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,22 +95,33 @@ def build_url(settings: Settings, scheme: str, password: str) -> str:
 
 
 def url_fields(settings: Settings) -> dict[str, Any]:
-    if settings.database_url is None:
-        return {}
-    try:
-        return _parse(settings.database_url.get_secret_value())[0]
-    except ValueError:
-        return {}
+    return _parsed(settings)[0]
 
 
 def url_extras(settings: Settings) -> dict[str, str]:
     """The libpq parameters of DATABASE_URL that no setting holds (connect_timeout, ...)."""
+    return _parsed(settings)[1]
+
+
+def _parsed(settings: Settings) -> tuple[dict[str, Any], dict[str, str]]:
+    """(field values, other libpq parameters) of DATABASE_URL; ({}, {}) when it is unset or
+    invalid (problems() says why). Copies: the callers may change them."""
     if settings.database_url is None:
-        return {}
+        return {}, {}
+    parsed = _parse_once(settings.database_url.get_secret_value())
+    if parsed is None:
+        return {}, {}
+    return dict(parsed[0]), dict(parsed[1])
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_once(url: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """_parse, once per URL in a process (it may import psycopg to ask libpq); None when
+    invalid."""
     try:
-        return _parse(settings.database_url.get_secret_value())[1]
+        return _parse(url)
     except ValueError:
-        return {}
+        return None
 
 
 def libpq_params(settings: Settings) -> dict[str, str]:
@@ -123,6 +135,16 @@ def libpq_params(settings: Settings) -> dict[str, str]:
             params[name] = str(value)
     params.update(url_extras(settings))
     return params
+
+
+def status_rows(settings: Settings) -> list[tuple[str, str, str, str, bool]]:
+    """`status --env`'s row for the CA file the client verifies the server with, beside
+    DATABASE_URL (which names it too), for the tools that take the URL apart (psql's -h):
+    (service, variable, value, value shown, secret), PGSSLROOTCERT as libpq reads it."""
+    root = settings.postgres_sslrootcert
+    if root is None or settings.postgres_sslmode == "disable":
+        return []
+    return [("timescaledb", "PGSSLROOTCERT", str(root), str(root), False)]
 
 
 def connect_kwargs(settings: Settings, **changes: Any) -> dict[str, Any]:

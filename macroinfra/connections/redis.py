@@ -19,8 +19,6 @@ from macroinfra.connections.urls import (
 )
 
 if TYPE_CHECKING:
-    import ssl
-
     import redis
 
     from macroinfra.settings import Settings
@@ -110,6 +108,16 @@ def pool_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
+def status_rows(settings: Settings) -> list[tuple[str, str, str, str, bool]]:
+    """`status --env`'s row for the CA file the client verifies the server with, beside
+    REDIS_URL (which names it too), for the tools that take the URL apart (redis-cli):
+    (service, variable, value, value shown, secret), REDIS_TLS_CA as macroinfra reads it."""
+    if not settings.redis_tls or settings.redis_tls_ca is None:
+        return []
+    ca = str(settings.redis_tls_ca)
+    return [("redis", "REDIS_TLS_CA", ca, ca, False)]
+
+
 def make_client(settings: Settings, **options: Any) -> redis.Redis:
     """A client of its own pool (closed with it) for the configured server; `options` are
     redis-py's (timeouts, retry, client_name, ...)."""
@@ -126,20 +134,13 @@ def verified_tls_connection() -> type:
     system's store into a new context for every connection, tens of milliseconds each."""
     import redis
 
+    from macroinfra.connections.tls import context
+
     class VerifiedTLSConnection(redis.SSLConnection):
         def _wrap_socket_with_ssl(self, sock: Any) -> Any:
-            return tls_context(self.ca_certs).wrap_socket(sock, server_hostname=self.host)
+            return context(self.ca_certs or None).wrap_socket(sock, server_hostname=self.host)
 
     return VerifiedTLSConnection
-
-
-@functools.lru_cache(maxsize=8)
-def tls_context(ca: str | None) -> ssl.SSLContext:
-    """A client context verifying the certificate and the host name against `ca` (a file)
-    or, for None, the system's store."""
-    import ssl
-
-    return ssl.create_default_context(cafile=ca) if ca else ssl.create_default_context()
 
 
 def problems(settings: Settings) -> list[str]:

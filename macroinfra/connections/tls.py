@@ -175,10 +175,6 @@ def names_host(cert: dict[str, Any], host: str) -> bool:
     return False
 
 
-def certificate_names(cert: dict[str, Any]) -> list[str]:
-    return [value for _, value in cert.get("subjectAltName", ())]
-
-
 def describe_failure(code: int | None, message: str | None, host: str) -> str:
     """One line for a certificate that did not verify."""
     if code == EXPIRED:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 import ssl
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from macroinfra.connections.tls import PeerTls, context, inspect_peer
@@ -102,7 +102,9 @@ def stopped(
         detail, hint = found.detail, found.hint
         return failed(service, service, detail, hint, reason=found.reason, started=started)
     if isinstance(found, PeerTls) and refused(found):
-        return refusal(service, where, found, names, ca)
+        from macroinfra.probes.tls import handshake_failure
+
+        return handshake_failure(service, where, found, names.ca, ca)
     return None
 
 
@@ -117,20 +119,12 @@ def refused(peer: PeerTls) -> bool:
     return peer.trusted is False or peer.name_matches is False or expired
 
 
-def refusal(service: str, where: str, peer: PeerTls, names: Names, ca: Path | None) -> Check:
-    from macroinfra.probes.tls import handshake_failure
-
-    return handshake_failure(service, where, peer, names.ca, ca)
-
-
 def report(check: Check, peer: PeerTls | None, where: str, names: Names) -> list[Check]:
     """The service's check saying whether it was encrypted, and its `<service>: tls` line."""
-    from macroinfra.probes.tls import tls_check
+    from macroinfra.probes.tls import tls_check, with_encryption
 
     encrypted = peer is not None and peer.encrypted
-    suffix = f", over {peer.protocol or 'TLS'}" if peer is not None and encrypted else ""
-    suffix = suffix or ", not encrypted"
-    main = replace(check, detail=check.detail + suffix, info={**check.info, "encrypted": encrypted})
+    main = with_encryption(check, encrypted, (peer.protocol or "TLS") if peer else None)
     if peer is None or not encrypted:
         return [main]
     hint = f"set {names.ca} to the CA that signed the server's certificate"

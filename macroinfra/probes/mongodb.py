@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -41,18 +40,10 @@ MONITOR_POLL_S = 0.5
 
 def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
     from macroinfra.connections import mongo
-    from macroinfra.redaction import Redactor
 
     s = settings
-    if s.mongo_url is not None:
-        try:
-            mongo.parse_url(s.mongo_url.get_secret_value())
-        except mongo.UrlError as exc:
-            yield _fail(f"MONGO_URL: {exc}", "fix MONGO_URL", reason="config")
-            return
     t = mongo.target(s)
     where = t.host if t.srv else f"{t.host}:{t.port}"
-    scrub = Redactor([t.password or ""])
     started = time.monotonic()
     peer: PeerTls | None = None
     if not t.srv:  # an SRV name has no address of its own: the driver resolves it
@@ -96,7 +87,7 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
             )
         else:
             yield _fail(
-                f"MongoDB at {where} answered with an error: {scrub(first_line(exc))}",
+                f"MongoDB at {where} answered with an error: {first_line(exc)}",
                 ADDRESS_HINT,
                 reason="error",
                 started=started,
@@ -126,7 +117,7 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         )
         return
     except ConfigurationError as exc:
-        text = scrub(first_line(exc))
+        text = first_line(exc)
         srv = t.srv and ("dns" in text.lower() or "srv" in text.lower())
         yield _fail(
             f"cannot resolve the SRV record of {t.host}: {text}"
@@ -142,7 +133,7 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
             SERVICE,
             "MongoDB",
             where,
-            RuntimeError(scrub(first_line(exc))),
+            RuntimeError(first_line(exc)),
             hint=ADDRESS_HINT,
             started=started,
         )
@@ -158,7 +149,8 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
         auth_source=t.auth_source,
     )
     if t.srv:  # the driver verified it; the probe had no address of its own to handshake with
-        shown = ", over TLS (verified by the driver)" if t.tls else ", not encrypted"
-        yield replace(check, detail=check.detail + shown, info={**check.info, "encrypted": t.tls})
+        from macroinfra.probes.tls import with_encryption
+
+        yield with_encryption(check, t.tls, "TLS (verified by the driver)")
         return
     yield from _tls.report(check, peer, where, NAMES)

@@ -91,17 +91,18 @@ def probe(settings: Settings, budget: Budget) -> Iterator[Check]:
     auth = "authenticated" if s.redis_password else "no password configured"
     if s.redis_username:
         auth = f"authenticated as {s.redis_username}"
-    yield _ok(
-        f"Redis {version} ({auth})" + _encryption(s, peer),
+    check = _ok(
+        f"Redis {version} ({auth})",
         started,
         version=version,
         authenticated=s.redis_password is not None,
         db=s.redis_db,
-        encrypted=peer is not None,
     )
-    if peer is not None:
-        from macroinfra.probes.tls import tls_check
+    from macroinfra.probes.tls import tls_check, with_encryption
 
+    protocol = peer.protocol if peer is not None else None
+    yield with_encryption(check, peer is not None, protocol, host=s.redis_host)
+    if peer is not None:
         hint = "set REDIS_TLS_CA to the CA that signed the server's certificate"
         if check := tls_check(SERVICE, where, peer, client_verifies=True, verify_hint=hint):
             yield check
@@ -171,13 +172,3 @@ def _tls_failure(s: Settings, where: str, text: str, timeout: float) -> Check | 
             reason="tls",
         )
     return None
-
-
-def _encryption(s: Settings, peer: PeerTls | None) -> str:
-    """What the check's line says of encryption: the protocol, or that there was none when the
-    server is on another machine."""
-    from macroinfra.connections.tls import is_loopback
-
-    if peer is not None:
-        return f", over {peer.protocol}"
-    return "" if is_loopback(s.redis_host) else ", not encrypted"

@@ -13,9 +13,11 @@ from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
+from macroinfra.addresses import split_host_port
 from macroinfra.connections.tls import is_loopback
 from macroinfra.errors import MacroinfraError, first_line
 from macroinfra.probes.result import Check, Group, failed, ok
+from macroinfra.services import SERVICES, service
 from macroinfra.timescale import contract
 from macroinfra.timescale.contract import Difference, SchemaReport
 from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON
@@ -226,16 +228,16 @@ def _hypertable_hint(diffs: list[Difference], declared: Declared) -> str:
 
 # -- encryption: a service not on this machine is reached over TLS --------------------------
 
-# The host each service is dialled at, and the settings that turn its TLS on.
-_HOSTS = {
-    "timescaledb": lambda s: [s.postgres_host],
-    "redis": lambda s: [s.redis_host],
-    "mongodb": lambda s: [s.mongo_host],
-    "minio": lambda s: [s.minio_endpoint.rpartition(":")[0].strip("[]")],
-    "kafka": lambda s: [
-        h.strip().rpartition(":")[0].strip("[]") for h in s.kafka_bootstrap_servers.split(",")
-    ],
-}
+
+def _hosts(settings: Settings, name: str) -> list[str]:
+    """The hosts a service is dialled at: every bootstrap server of Kafka's, one for the rest
+    (none for a name that is no service)."""
+    if name == "kafka":
+        return [split_host_port(h)[0] for h in settings.kafka_bootstrap_servers.split(",")]
+    return [service(name).address(settings)[0]] if name in SERVICES else []
+
+
+# The settings that turn each service's TLS on.
 _TLS_FIX = {
     "timescaledb": "set POSTGRES_SSLMODE=verify-full and POSTGRES_SSLROOTCERT (the server's CA)",
     "redis": "set REDIS_TLS=on and REDIS_TLS_CA (the server's CA), or a rediss:// REDIS_URL",
@@ -252,7 +254,7 @@ def plaintext_checks(settings: Settings, checks: Sequence[Check]) -> list[Check]
     for check in checks:
         if check.name != check.service or check.info.get("encrypted") is not False:
             continue
-        hosts = _HOSTS.get(check.service, lambda s: [])(settings)
+        hosts = _hosts(settings, check.service)
         remote = [h for h in hosts if h and not is_loopback(h)]
         if remote:
             out.append(

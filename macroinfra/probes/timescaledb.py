@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from macroinfra.timescale.edition import ServerInfo
 
 SERVICE = "timescaledb"
+VERIFY_HINT = "set POSTGRES_SSLMODE=verify-full and POSTGRES_SSLROOTCERT to the CA that signed it"
 _fail = partial(failed, SERVICE, SERVICE)
 _warn = partial(warning, SERVICE, SERVICE)
 _ok = partial(ok, SERVICE, SERVICE)
@@ -93,7 +94,11 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
     finally:
         conn.close()
     tls = _tls_check(settings, budget, peer) if encrypted and peer is not None else None
-    yield _with_encryption(settings, _server_check(settings, started, server), encrypted, tls)
+    from macroinfra.probes.tls import with_encryption
+
+    protocol = tls.info.get("protocol") if tls is not None else None
+    check = _server_check(settings, started, server)
+    yield with_encryption(check, encrypted, protocol, host=settings.postgres_host)
     if tls is not None:
         yield tls
     if jobs is not None:
@@ -276,10 +281,6 @@ def _start_peer(s: Settings, budget: Budget) -> Future[Any] | None:
         pool.shutdown(wait=False)
 
 
-def _verify_hint(s: Settings) -> str:
-    return "set POSTGRES_SSLMODE=verify-full and POSTGRES_SSLROOTCERT to the CA that signed it"
-
-
 def _tls_check(s: Settings, budget: Budget, future: Future[Any]) -> Check | None:
     """The certificate of the server libpq just reached over TLS (libpq does not hand it out)."""
     from macroinfra.probes.tls import tls_check
@@ -296,7 +297,7 @@ def _tls_check(s: Settings, budget: Budget, future: Future[Any]) -> Check | None
     # With a CA file, libpq checks the chain under sslmode=require too (as verify-ca does).
     mode, ca = s.postgres_sslmode, s.postgres_sslrootcert
     verifies = mode in ("verify-ca", "verify-full") or (mode == "require" and ca is not None)
-    return tls_check(SERVICE, where, peer, client_verifies=verifies, verify_hint=_verify_hint(s))
+    return tls_check(SERVICE, where, peer, client_verifies=verifies, verify_hint=VERIFY_HINT)
 
 
 def _tls_failure(s: Settings, future: Future[Any], message: str, hint: str | None) -> Check:
@@ -314,16 +315,3 @@ def _tls_failure(s: Settings, future: Future[Any], message: str, hint: str | Non
         )
     ca = s.postgres_sslrootcert
     return handshake_failure(SERVICE, where, peer, "POSTGRES_SSLROOTCERT", ca)
-
-
-def _with_encryption(s: Settings, check: Check, encrypted: bool, tls: Check | None) -> Check:
-    """The check saying whether its connection was encrypted: in its info always, in its
-    line when it was, or when it was not and the server is on another machine."""
-    from dataclasses import replace
-
-    from macroinfra.connections.tls import is_loopback
-
-    protocol = tls.info.get("protocol") if tls is not None else None
-    plain = "" if encrypted or is_loopback(s.postgres_host) else ", not encrypted"
-    suffix = f", over {protocol}" if protocol else plain
-    return replace(check, detail=check.detail + suffix, info={**check.info, "encrypted": encrypted})

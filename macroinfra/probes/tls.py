@@ -5,15 +5,29 @@ reached over TLS (macroinfra.probes.strict)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from macroinfra.connections.tls import EXPIRY_WARNING_DAYS, PeerTls
+from macroinfra.connections.tls import EXPIRY_WARNING_DAYS, PeerTls, is_loopback
 from macroinfra.probes.result import Check, failed, ok, warning
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 RENEW = "renew the server's certificate"
+
+
+def with_encryption(
+    check: Check, encrypted: bool, over: str | None, *, host: str | None = None
+) -> Check:
+    """The check saying whether its connection was encrypted: in its info always, and in its
+    line ", over <over>" (`over` the protocol; nothing when unknown) or ", not encrypted".
+    Given the `host`, the line is quiet about a plain connection to this machine."""
+    if encrypted:
+        suffix = f", over {over}" if over else ""
+    else:
+        suffix = "" if host is not None and is_loopback(host) else ", not encrypted"
+    return replace(check, detail=check.detail + suffix, info={**check.info, "encrypted": encrypted})
 
 
 def tls_check(

@@ -41,6 +41,7 @@ def connection_variables(
     clients read them: DATABASE_URL is the libpq URL (psql, psycopg, most PostgreSQL clients),
     SQLALCHEMY_DATABASE_URL names the psycopg driver for SQLAlchemy; then redis-py, pymongo,
     boto3/s3fs and Kafka clients. Secrets are `***` unless `reveal_secrets` is given."""
+    from macroinfra.connections import kafka, postgres, redis, s3
     from macroinfra.redaction import REDACTED
 
     redacted = settings.redacted_urls()
@@ -55,6 +56,8 @@ def connection_variables(
             sqlalchemy_shown,
             True,
         ),
+        *postgres.status_rows(settings),
+        *redis.status_rows(settings),
         (
             "redis",
             "REDIS_URL",
@@ -79,6 +82,7 @@ def connection_variables(
             True,
         ),
         ("minio", "S3_BUCKET", settings.minio_bucket, settings.minio_bucket, False),
+        *s3.status_rows(settings),
         (
             "kafka",
             "KAFKA_BOOTSTRAP_SERVERS",
@@ -86,30 +90,12 @@ def connection_variables(
             settings.kafka_bootstrap_servers,
             False,
         ),
+        *kafka.status_rows(settings),
     ]
-    rows[2:2] = _ca_rows(settings)
-    from macroinfra.connections import kafka, s3
-
-    rows[-1:-1] = s3.status_rows(settings)
-    rows.extend(kafka.status_rows(settings))
     return [
         ConnectionVariable(name, real if reveal_secrets or not secret else shown, secret, service)
         for service, name, real, shown, secret in rows
     ]
-
-
-def _ca_rows(settings: Settings) -> list[tuple[str, str, str, str, bool]]:
-    """The CA files the clients verify the servers with (the local runtime's own, when it
-    serves TLS): PGSSLROOTCERT as libpq reads it, REDIS_TLS_CA as macroinfra does. The URLs
-    name them too; these are for the tools that take them apart (psql's -h, redis-cli)."""
-    rows = []
-    root = settings.postgres_sslrootcert
-    if root is not None and settings.postgres_sslmode != "disable":
-        rows.append(("timescaledb", "PGSSLROOTCERT", str(root), str(root), False))
-    if settings.redis_tls and settings.redis_tls_ca is not None:
-        ca = str(settings.redis_tls_ca)
-        rows.append(("redis", "REDIS_TLS_CA", ca, ca, False))
-    return rows
 
 
 def stack_status(runtime: Runtime, settings: Settings) -> StackStatus:
