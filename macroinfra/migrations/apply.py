@@ -22,6 +22,7 @@ from macroinfra.migrations.scripts import (
     config,
     describe,
     heads,
+    joined,
     resolve,
     script,
 )
@@ -53,10 +54,6 @@ def current_heads(connection: Connection, directory: ScriptDirectory) -> tuple[s
     return found
 
 
-def _joined(revisions: tuple[str, ...]) -> str | None:
-    return ",".join(revisions) if revisions else None
-
-
 def status(db: Database) -> MigrationStatus:
     directory = script(db.settings)
     with connect(db) as conn:
@@ -68,7 +65,7 @@ def status(db: Database) -> MigrationStatus:
         for r in reversed(ancestors(directory, tops))
         if r not in done
     ]
-    return MigrationStatus(_joined(current), ",".join(tops), pending)
+    return MigrationStatus(joined(current), ",".join(tops), pending)
 
 
 def _refuse_below(directory: ScriptDirectory, current: tuple[str, ...], revision: str) -> None:
@@ -76,7 +73,7 @@ def _refuse_below(directory: ScriptDirectory, current: tuple[str, ...], revision
     below = set(ancestors(directory, current)) - set(current)
     if target is not None and target in below:
         raise UsageError(
-            f"revision {revision!r} is below the current revision {_joined(current)}",
+            f"revision {revision!r} is below the current revision {joined(current)}",
             hint=f"to go down, run `macroinfra migrate down --to {revision}` (drops data)",
         )
 
@@ -116,7 +113,7 @@ def upgrade(
     tops = set(heads(directory))
     described = [describe(directory, directory.get_revision(r), tops) for r in applied]
     return MigrationResult(
-        _joined(before), _joined(after), applied, waited, notes, revisions=described
+        joined(before), joined(after), applied, waited, notes, revisions=described
     )
 
 
@@ -141,9 +138,9 @@ def downgrade(db: Database, revision: str, *, expected: str | None = None) -> Mi
     directory = script(settings)
     with connect(db) as conn, locked(conn, None) as waited:
         before = current_heads(conn, directory)
-        if expected is not None and _joined(before) != expected:
+        if expected is not None and joined(before) != expected:
             raise MigrationError(
-                f"the database moved from {expected} to {_joined(before)} since the question: "
+                f"the database moved from {expected} to {joined(before)} since the question: "
                 "nothing was dropped; run `macroinfra migrate down` again"
             )
         plan = _plan(db, conn, directory, before, revision)
@@ -162,8 +159,8 @@ def downgrade(db: Database, revision: str, *, expected: str | None = None) -> Mi
     tops = set(heads(directory))
     described = [describe(directory, directory.get_revision(r), tops) for r in plan.removed]
     return MigrationResult(
-        _joined(before),
-        _joined(after),
+        joined(before),
+        joined(after),
         plan.removed,
         waited,
         notes,
@@ -188,16 +185,14 @@ def _plan(
     target = _target(directory, current, revision)
     below = set(ancestors(directory, (target,))) if target else set()
     removed = [r for r in ancestors(directory, current) if r not in below]
-    tables = _dropped_tables(s, _joined(current), target) if removed else []
-    return DowngradePlan(
-        database, host, _joined(current), target, removed, table_rows(conn, tables)
-    )
+    tables = _dropped_tables(s, joined(current), target) if removed else []
+    return DowngradePlan(database, host, joined(current), target, removed, table_rows(conn, tables))
 
 
 def _target(directory: ScriptDirectory, current: tuple[str, ...], revision: str) -> str | None:
     """The revision (None: base) a downgrade from `current` to `revision` ends at."""
     chain: list[str | None] = [*ancestors(directory, current), None]
-    now = _joined(current)
+    now = joined(current)
     if revision == "base":
         return None
     if revision.startswith("-") and revision[1:].isdigit() and int(revision[1:]) > 0:
