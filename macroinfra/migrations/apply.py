@@ -220,9 +220,7 @@ def _dropped_tables(settings: Settings, current: str | None, target: str | None)
     return dropped_tables(out.getvalue())
 
 
-def offline_sql(
-    revision: str = "heads", start: str | None = None, settings: Settings | None = None
-) -> str:
+def offline_sql(revision: str = "heads", settings: Settings | None = None) -> str:
     """The SQL an upgrade would run, without connecting (edition checks happen in SQL)."""
     from alembic import command
 
@@ -233,5 +231,5 @@ def offline_sql(
     target = "heads" if revision == "head" else revision
     out = io.StringIO()
     cfg = config(settings, output=out)
-    run(lambda: command.upgrade(cfg, f"{start}:{target}" if start else target, sql=True))
+    run(lambda: command.upgrade(cfg, target, sql=True))
     return out.getvalue()

@@ -180,7 +180,6 @@ class Declared:
 
     hypertables: tuple[HypertableSpec, ...] = HYPERTABLES
     metadata_tables: tuple[str, ...] = METADATA_TABLES
-    team: frozenset[str] = frozenset()  # names of the team's hypertables
     models: frozenset[str] | None = None  # the tables of the models compared (None: all)
 
     @property
@@ -190,12 +189,7 @@ class Declared:
     def with_team(
         self, specs: tuple[HypertableSpec, ...], models: frozenset[str] | None = None
     ) -> Declared:
-        return Declared(
-            self.hypertables + specs,
-            self.metadata_tables,
-            frozenset(s.table for s in specs),
-            models,
-        )
+        return Declared(self.hypertables + specs, self.metadata_tables, models)
 
 
 SHIPPED = Declared()
