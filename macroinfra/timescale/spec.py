@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -182,8 +183,9 @@ class Declared:
     metadata_tables: tuple[str, ...] = METADATA_TABLES
     models: frozenset[str] | None = None  # the tables of the models compared (None: all)
 
-    @property
+    @cached_property
     def by_table(self) -> dict[str, HypertableSpec]:
+        """The hypertables by table name (built once: the dataclass is frozen)."""
         return {h.table: h for h in self.hypertables}
 
     def with_team(
