@@ -90,14 +90,14 @@ def upgrade(
 
     settings = db.settings
     specs = declared(settings).hypertables
-    check_target(revision, settings)
+    known = check_target(revision, settings)
     if revision.strip().startswith("-") or revision == "base":
         raise UsageError(
             f"migrate --to {revision} would go down",
             hint=f"run `macroinfra migrate down --to {revision}` (drops data)",
         )
     target = "heads" if revision == "head" else revision
-    directory = script(settings)
+    directory = known or script(settings)
     with connect(db) as conn, locked(conn, on_wait) as waited:
         before = current_heads(conn, directory)
         _refuse_below(directory, before, target)
@@ -119,8 +119,7 @@ def upgrade(
 
 def plan_downgrade(db: Database, revision: str) -> DowngradePlan:
     """What a downgrade to `revision` undoes and drops (UsageError: not at or below current)."""
-    check_target(revision, db.settings)
-    directory = script(db.settings)
+    directory = check_target(revision, db.settings) or script(db.settings)
     with connect(db) as conn:
         current = current_heads(conn, directory)
         plan = _plan(db, conn, directory, current, revision)
@@ -134,8 +133,7 @@ def downgrade(db: Database, revision: str, *, expected: str | None = None) -> Mi
     from alembic import command
 
     settings = db.settings
-    check_target(revision, settings)
-    directory = script(settings)
+    directory = check_target(revision, settings) or script(settings)
     with connect(db) as conn, locked(conn, None) as waited:
         before = current_heads(conn, directory)
         if expected is not None and joined(before) != expected:

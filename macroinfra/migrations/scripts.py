@@ -155,17 +155,22 @@ def resolve(directory: ScriptDirectory, revision: str) -> str | None:
     return found.revision if found is not None else None
 
 
-def check_target(revision: str, settings: Settings | None = None) -> None:
-    """Refuse a revision this macroinfra does not know, before anything asks or connects."""
+def check_target(revision: str, settings: Settings | None = None) -> ScriptDirectory | None:
+    """Refuse a revision this macroinfra does not know, before anything asks or connects.
+
+    Returns the script folder read to look a named revision up, for the caller to use again
+    (None: a revision such as head, base or -1 needs none to check)."""
     if not revision.strip():
         raise UsageError(
             "no revision given: --to is empty",
             hint="give base, head, -1 (one down) or a revision of `macroinfra migrate history`",
         )
     if revision in {"head", "heads", "base"} or revision.lstrip("-+").isdigit():
-        return
-    if resolve(script(settings), revision) is None:
+        return None
+    directory = script(settings)
+    if resolve(directory, revision) is None:
         hint = "see `macroinfra migrate history`"
         if settings is None or settings.migrations_dir is None:
             hint += f"; a revision of your own needs {VARIABLE}"
         raise UsageError(f"unknown revision {revision!r}", hint=hint)
+    return directory
