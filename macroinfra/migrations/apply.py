@@ -89,7 +89,7 @@ def upgrade(
     from macroinfra.timescale.compression import apply_compression
 
     settings = db.settings
-    specs = declared(settings).hypertables
+    schema = declared(settings)
     known = check_target(revision, settings)
     if revision.strip().startswith("-") or revision == "base":
         raise UsageError(
@@ -101,13 +101,13 @@ def upgrade(
     with connect(db) as conn, locked(conn, on_wait) as waited:
         before = current_heads(conn, directory)
         _refuse_below(directory, before, target)
-        cfg = config(settings, conn)
+        cfg = config(settings, conn, schema=schema)
         run(lambda: command.upgrade(cfg, target))
         after = current_heads(conn, directory)
         notes = list(cfg.attributes[NOTES])
         if after:
             with conn.begin():
-                notes += [n for n in apply_compression(conn, specs) if n not in notes]
+                notes += [n for n in apply_compression(conn, schema.hypertables) if n not in notes]
     done = set(ancestors(directory, before))
     applied = [r for r in reversed(ancestors(directory, after)) if r not in done]
     tops = set(heads(directory))
@@ -224,10 +224,10 @@ def offline_sql(revision: str = "heads", settings: Settings | None = None) -> st
 
     from macroinfra.models.team import declared
 
-    declared(settings)
+    schema = declared(settings)
     check_target(revision, settings)
     target = "heads" if revision == "head" else revision
     out = io.StringIO()
-    cfg = config(settings, output=out)
+    cfg = config(settings, output=out, schema=schema)
     run(lambda: command.upgrade(cfg, target, sql=True))
     return out.getvalue()

@@ -86,7 +86,7 @@ def new_revision(
             f"{VARIABLE} is not set: there is no folder to write your revision into",
             hint=f"create a folder for your team's migrations and set {VARIABLE} to it",
         )
-    declared(settings)
+    schema = declared(settings)
     directory = script(settings)
     head, label = _base(directory)
 
@@ -124,11 +124,11 @@ def new_revision(
                     "database at head",
                     hint="run `macroinfra migrate` first",
                 )
-            cfg = config(settings, conn)
+            cfg = config(settings, conn, schema=schema)
             made = write(cfg)
             conn.rollback()
     else:
-        cfg = config(settings)
+        cfg = config(settings, schema=schema)
         made = write(cfg)
     operations = list(cfg.attributes.get(OPERATIONS, []))
     if not made:

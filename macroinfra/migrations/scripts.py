@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from macroinfra.settings import Settings
+    from macroinfra.timescale.spec import Declared
 
 TEAM_BRANCH = "team"  # the branch label of the team's first revision
 SETTINGS = "macroinfra.settings"
+DECLARED = "macroinfra.declared"  # the declared tables, when the caller has read them already
 VARIABLE = "MACROINFRA_MIGRATIONS_DIR"
 
 
@@ -61,6 +63,7 @@ def config(
     settings: Settings | None,
     connection: Connection | None = None,
     output: io.StringIO | None = None,
+    schema: Declared | None = None,
 ) -> Config:
     from alembic.config import Config
 
@@ -77,6 +80,7 @@ def config(
     cfg.attributes["connection"] = connection
     cfg.attributes[NOTES] = []
     cfg.attributes[SETTINGS] = settings
+    cfg.attributes[DECLARED] = schema
     return cfg
 
 
