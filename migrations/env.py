@@ -16,7 +16,10 @@ from macroinfra.timescale import autogen  # registers the hypertable comparison
 from macroinfra.timescale.drift import describe_diffs
 
 config = context.config
-DECLARED = declared(config.attributes.get("macroinfra.settings"))
+# The declared tables: as the command read them already, else read here.
+DECLARED = config.attributes.get("macroinfra.declared") or declared(
+    config.attributes.get("macroinfra.settings")
+)
 include_name, include_object = autogenerate_filters(DECLARED.hypertables, DECLARED.models)
 # Both modes: the models to compare with, and one transaction around the DDL.
 COMMON = {"target_metadata": Base.metadata, "transactional_ddl": True}

@@ -52,14 +52,13 @@ def upgrade(
     render.emit(result, as_json=as_json, human=lambda r: _human_result(r, verb="applied"))
 
 
-def _human_result(result, verb: str | None = None) -> None:  # type: ignore[no-untyped-def]
+def _human_result(result, verb: str) -> None:  # type: ignore[no-untyped-def]
     from macroinfra.cli import render
 
     for note in result.notes:
         render.warn(note)
-    if verb is not None:
-        for r in result.revisions:
-            render.long_line(f"{verb} {r.revision} ({r.origin}): {r.message}")
+    for r in result.revisions:
+        render.long_line(f"{verb} {r.revision} ({r.origin}): {r.message}")
     where = f" in database {result.database!r} at {result.host}" if result.database else ""
     if result.changed:
         render.line(

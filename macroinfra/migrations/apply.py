@@ -22,6 +22,7 @@ from macroinfra.migrations.scripts import (
     config,
     describe,
     heads,
+    joined,
     resolve,
     script,
 )
@@ -53,10 +54,6 @@ def current_heads(connection: Connection, directory: ScriptDirectory) -> tuple[s
     return found
 
 
-def _joined(revisions: tuple[str, ...]) -> str | None:
-    return ",".join(revisions) if revisions else None
-
-
 def status(db: Database) -> MigrationStatus:
     directory = script(db.settings)
     with connect(db) as conn:
@@ -68,7 +65,7 @@ def status(db: Database) -> MigrationStatus:
         for r in reversed(ancestors(directory, tops))
         if r not in done
     ]
-    return MigrationStatus(_joined(current), ",".join(tops), pending)
+    return MigrationStatus(joined(current), ",".join(tops), pending)
 
 
 def _refuse_below(directory: ScriptDirectory, current: tuple[str, ...], revision: str) -> None:
@@ -76,7 +73,7 @@ def _refuse_below(directory: ScriptDirectory, current: tuple[str, ...], revision
     below = set(ancestors(directory, current)) - set(current)
     if target is not None and target in below:
         raise UsageError(
-            f"revision {revision!r} is below the current revision {_joined(current)}",
+            f"revision {revision!r} is below the current revision {joined(current)}",
             hint=f"to go down, run `macroinfra migrate down --to {revision}` (drops data)",
         )
 
@@ -92,38 +89,37 @@ def upgrade(
     from macroinfra.timescale.compression import apply_compression
 
     settings = db.settings
-    specs = declared(settings).hypertables
-    check_target(revision, settings)
+    schema = declared(settings)
+    known = check_target(revision, settings)
     if revision.strip().startswith("-") or revision == "base":
         raise UsageError(
             f"migrate --to {revision} would go down",
             hint=f"run `macroinfra migrate down --to {revision}` (drops data)",
         )
     target = "heads" if revision == "head" else revision
-    directory = script(settings)
+    directory = known or script(settings)
     with connect(db) as conn, locked(conn, on_wait) as waited:
         before = current_heads(conn, directory)
         _refuse_below(directory, before, target)
-        cfg = config(settings, conn)
+        cfg = config(settings, conn, schema=schema)
         run(lambda: command.upgrade(cfg, target))
         after = current_heads(conn, directory)
         notes = list(cfg.attributes[NOTES])
         if after:
             with conn.begin():
-                notes += [n for n in apply_compression(conn, specs) if n not in notes]
+                notes += [n for n in apply_compression(conn, schema.hypertables) if n not in notes]
     done = set(ancestors(directory, before))
     applied = [r for r in reversed(ancestors(directory, after)) if r not in done]
     tops = set(heads(directory))
     described = [describe(directory, directory.get_revision(r), tops) for r in applied]
     return MigrationResult(
-        _joined(before), _joined(after), applied, waited, notes, revisions=described
+        joined(before), joined(after), applied, waited, notes, revisions=described
     )
 
 
 def plan_downgrade(db: Database, revision: str) -> DowngradePlan:
     """What a downgrade to `revision` undoes and drops (UsageError: not at or below current)."""
-    check_target(revision, db.settings)
-    directory = script(db.settings)
+    directory = check_target(revision, db.settings) or script(db.settings)
     with connect(db) as conn:
         current = current_heads(conn, directory)
         plan = _plan(db, conn, directory, current, revision)
@@ -137,13 +133,12 @@ def downgrade(db: Database, revision: str, *, expected: str | None = None) -> Mi
     from alembic import command
 
     settings = db.settings
-    check_target(revision, settings)
-    directory = script(settings)
+    directory = check_target(revision, settings) or script(settings)
     with connect(db) as conn, locked(conn, None) as waited:
         before = current_heads(conn, directory)
-        if expected is not None and _joined(before) != expected:
+        if expected is not None and joined(before) != expected:
             raise MigrationError(
-                f"the database moved from {expected} to {_joined(before)} since the question: "
+                f"the database moved from {expected} to {joined(before)} since the question: "
                 "nothing was dropped; run `macroinfra migrate down` again"
             )
         plan = _plan(db, conn, directory, before, revision)
@@ -162,8 +157,8 @@ def downgrade(db: Database, revision: str, *, expected: str | None = None) -> Mi
     tops = set(heads(directory))
     described = [describe(directory, directory.get_revision(r), tops) for r in plan.removed]
     return MigrationResult(
-        _joined(before),
-        _joined(after),
+        joined(before),
+        joined(after),
         plan.removed,
         waited,
         notes,
@@ -188,16 +183,14 @@ def _plan(
     target = _target(directory, current, revision)
     below = set(ancestors(directory, (target,))) if target else set()
     removed = [r for r in ancestors(directory, current) if r not in below]
-    tables = _dropped_tables(s, _joined(current), target) if removed else []
-    return DowngradePlan(
-        database, host, _joined(current), target, removed, table_rows(conn, tables)
-    )
+    tables = _dropped_tables(s, joined(current), target) if removed else []
+    return DowngradePlan(database, host, joined(current), target, removed, table_rows(conn, tables))
 
 
 def _target(directory: ScriptDirectory, current: tuple[str, ...], revision: str) -> str | None:
     """The revision (None: base) a downgrade from `current` to `revision` ends at."""
     chain: list[str | None] = [*ancestors(directory, current), None]
-    now = _joined(current)
+    now = joined(current)
     if revision == "base":
         return None
     if revision.startswith("-") and revision[1:].isdigit() and int(revision[1:]) > 0:
@@ -225,18 +218,16 @@ def _dropped_tables(settings: Settings, current: str | None, target: str | None)
     return dropped_tables(out.getvalue())
 
 
-def offline_sql(
-    revision: str = "heads", start: str | None = None, settings: Settings | None = None
-) -> str:
+def offline_sql(revision: str = "heads", settings: Settings | None = None) -> str:
     """The SQL an upgrade would run, without connecting (edition checks happen in SQL)."""
     from alembic import command
 
     from macroinfra.models.team import declared
 
-    declared(settings)
+    schema = declared(settings)
     check_target(revision, settings)
     target = "heads" if revision == "head" else revision
     out = io.StringIO()
-    cfg = config(settings, output=out)
-    run(lambda: command.upgrade(cfg, f"{start}:{target}" if start else target, sql=True))
+    cfg = config(settings, output=out, schema=schema)
+    run(lambda: command.upgrade(cfg, target, sql=True))
     return out.getvalue()

@@ -53,7 +53,8 @@ def check_message(message: str) -> str:
 
 def _base(directory: ScriptDirectory) -> tuple[str, str | None]:
     """The head a new team revision goes on, and the branch label it gets (the first only)."""
-    team = [h for h in heads(directory) if origin(directory, h) == TEAM]
+    tops = heads(directory)
+    team = [h for h in tops if origin(directory, h) == TEAM]
     if len(team) > 1:
         raise ConfigError(
             f"your migrations have {len(team)} heads ({', '.join(team)}): a new revision "
@@ -63,10 +64,9 @@ def _base(directory: ScriptDirectory) -> tuple[str, str | None]:
         )
     if team:
         return team[0], None
-    shipped = heads(directory)
-    if len(shipped) != 1:
-        raise MigrationError(f"the shipped migrations have {len(shipped)} heads")
-    return shipped[0], TEAM_BRANCH
+    if len(tops) != 1:
+        raise MigrationError(f"the shipped migrations have {len(tops)} heads")
+    return tops[0], TEAM_BRANCH
 
 
 def new_revision(
@@ -86,7 +86,7 @@ def new_revision(
             f"{VARIABLE} is not set: there is no folder to write your revision into",
             hint=f"create a folder for your team's migrations and set {VARIABLE} to it",
         )
-    declared(settings)
+    schema = declared(settings)
     directory = script(settings)
     head, label = _base(directory)
 
@@ -116,18 +116,19 @@ def new_revision(
             raise UsageError("autogenerate needs a database")
         with connect(db) as conn:
             current = current_heads(conn, directory)
-            if current != heads(directory):
+            tops = heads(directory)
+            if current != tops:
                 raise MigrationError(
                     f"the database is at {','.join(current) or 'no revision'}, head is "
-                    f"{','.join(heads(directory))}: autogenerate compares the models with a "
+                    f"{','.join(tops)}: autogenerate compares the models with a "
                     "database at head",
                     hint="run `macroinfra migrate` first",
                 )
-            cfg = config(settings, conn)
+            cfg = config(settings, conn, schema=schema)
             made = write(cfg)
             conn.rollback()
     else:
-        cfg = config(settings)
+        cfg = config(settings, schema=schema)
         made = write(cfg)
     operations = list(cfg.attributes.get(OPERATIONS, []))
     if not made:

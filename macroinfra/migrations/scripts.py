@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from macroinfra.settings import Settings
+    from macroinfra.timescale.spec import Declared
 
 TEAM_BRANCH = "team"  # the branch label of the team's first revision
 SETTINGS = "macroinfra.settings"
+DECLARED = "macroinfra.declared"  # the declared tables, when the caller has read them already
 VARIABLE = "MACROINFRA_MIGRATIONS_DIR"
 
 
@@ -61,6 +63,7 @@ def config(
     settings: Settings | None,
     connection: Connection | None = None,
     output: io.StringIO | None = None,
+    schema: Declared | None = None,
 ) -> Config:
     from alembic.config import Config
 
@@ -77,6 +80,7 @@ def config(
     cfg.attributes["connection"] = connection
     cfg.attributes[NOTES] = []
     cfg.attributes[SETTINGS] = settings
+    cfg.attributes[DECLARED] = schema
     return cfg
 
 
@@ -155,17 +159,22 @@ def resolve(directory: ScriptDirectory, revision: str) -> str | None:
     return found.revision if found is not None else None
 
 
-def check_target(revision: str, settings: Settings | None = None) -> None:
-    """Refuse a revision this macroinfra does not know, before anything asks or connects."""
+def check_target(revision: str, settings: Settings | None = None) -> ScriptDirectory | None:
+    """Refuse a revision this macroinfra does not know, before anything asks or connects.
+
+    Returns the script folder read to look a named revision up, for the caller to use again
+    (None: a revision such as head, base or -1 needs none to check)."""
     if not revision.strip():
         raise UsageError(
             "no revision given: --to is empty",
             hint="give base, head, -1 (one down) or a revision of `macroinfra migrate history`",
         )
     if revision in {"head", "heads", "base"} or revision.lstrip("-+").isdigit():
-        return
-    if resolve(script(settings), revision) is None:
+        return None
+    directory = script(settings)
+    if resolve(directory, revision) is None:
         hint = "see `macroinfra migrate history`"
         if settings is None or settings.migrations_dir is None:
             hint += f"; a revision of your own needs {VARIABLE}"
         raise UsageError(f"unknown revision {revision!r}", hint=hint)
+    return directory

@@ -15,16 +15,6 @@ from macroinfra.timescale.spec import HYPERTABLES, HypertableSpec
 if TYPE_CHECKING:
     from macroinfra.db import Database
 
-# The kinds of difference macroinfra's own operations report (timescale/ops.py).
-TIMESCALE_KINDS = frozenset(
-    {
-        "create_hypertable",
-        "set_chunk_interval",
-        "enable_compression",
-        "add_compression_policy",
-    }
-)
-
 
 @dataclass(frozen=True)
 class Drift:
@@ -102,9 +92,11 @@ def _flatten(diffs: list[Any]) -> Iterator[Any]:
 
 
 def _describe_diff(diff: Any) -> str:
+    from macroinfra.timescale.ops import TIMESCALE_DIFF
+
     kind = diff[0]
-    if kind in TIMESCALE_KINDS:
-        return diff[2]
+    if kind == TIMESCALE_DIFF:
+        return diff[3]
     if kind in {"add_table", "remove_table"}:
         return f"{kind.replace('_', ' ')}: {diff[1].name}"
     if kind in {"add_column", "remove_column"}:

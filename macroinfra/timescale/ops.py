@@ -22,6 +22,10 @@ from alembic.operations import MigrateOperation, Operations
 
 from macroinfra.timescale import ddl
 
+# The first item of every difference these operations report, as Alembic's autogenerate and
+# `migrate check` list them: (TIMESCALE_DIFF, operation name, table, readable line).
+TIMESCALE_DIFF = "macroinfra_timescale"
+
 
 class TimescaleOp(MigrateOperation):
     """An operation on one hypertable; `fields` name its arguments in order."""
@@ -37,7 +41,7 @@ class TimescaleOp(MigrateOperation):
             setattr(self, field, tuple(value) if isinstance(value, list) else value)
 
     def to_diff_tuple(self) -> tuple[Any, ...]:
-        return (self.name, self.table_name, self.describe())
+        return (TIMESCALE_DIFF, self.name, self.table_name, self.describe())
 
     def describe(self) -> str:
         shown = [f for f in self.fields[1:] if getattr(self, f) not in (None, False)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -180,22 +181,17 @@ class Declared:
 
     hypertables: tuple[HypertableSpec, ...] = HYPERTABLES
     metadata_tables: tuple[str, ...] = METADATA_TABLES
-    team: frozenset[str] = frozenset()  # names of the team's hypertables
     models: frozenset[str] | None = None  # the tables of the models compared (None: all)
 
-    @property
+    @cached_property
     def by_table(self) -> dict[str, HypertableSpec]:
+        """The hypertables by table name (built once: the dataclass is frozen)."""
         return {h.table: h for h in self.hypertables}
 
     def with_team(
         self, specs: tuple[HypertableSpec, ...], models: frozenset[str] | None = None
     ) -> Declared:
-        return Declared(
-            self.hypertables + specs,
-            self.metadata_tables,
-            frozenset(s.table for s in specs),
-            models,
-        )
+        return Declared(self.hypertables + specs, self.metadata_tables, models)
 
 
 SHIPPED = Declared()
