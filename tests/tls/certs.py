@@ -3,7 +3,7 @@ localhost (a good one, an expired one, one expiring soon, one for another host n
 certificate, and a second CA that signed none of them (the "wrong CA").
 
 Import from tests as `from tls.certs import CertSet, make_certs`; the session fixture
-`tls_certs` (tests/tls/conftest.py) makes one set per session. Keys are 0600.
+`tls_certs` (tests/conftest.py) makes one set per session. Keys are 0600.
 """
 
 from __future__ import annotations

@@ -1,27 +1,16 @@
-"""The session's test certificates (tests/tls/certs.py), and a local stack serving TLS
-(MACROINFRA_LOCAL_TLS=on) whose server certificates the tests swap for the bad ones."""
+"""A local stack serving TLS (MACROINFRA_LOCAL_TLS=on) whose server certificates the tests swap
+for the bad ones of `tls_certs` (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import free_port, make_state_dir
-from tls.certs import CertSet, make_certs
 
 from macroinfra.settings import Settings
-
-
-@pytest.fixture(scope="session")
-def tls_certs() -> Iterator[CertSet]:
-    folder = Path(tempfile.mkdtemp(prefix="macroinfra-certs-", dir="/tmp"))
-    try:
-        yield make_certs(folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
