@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import SETTINGS_VARIABLES, Cli, free_port, make_state_dir, scratch_database
+from helpers import SETTINGS_VARIABLES, Cli, make_state_dir, own_local_stack, scratch_database
 from tls.certs import CertSet, make_certs
 
 from macroinfra.settings import Settings
@@ -37,26 +37,10 @@ def _clean_environment() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def stack_settings() -> Iterator[Settings]:
     """Settings of a running local stack (PostgreSQL + TimescaleDB, Redis) for the session."""
-    from macroinfra.runtime.local import LocalRuntime
-    from macroinfra.settings import load_settings
-
-    state = make_state_dir()
-    settings = load_settings(
-        None,
-        postgres_port=free_port(),
-        redis_port=free_port(),
-        postgres_password="pg%pass word'\"",
-        redis_password="redis%pass",
-        state_dir=state,
-        runtime="local",
-    )
-    runtime = LocalRuntime(settings)
-    runtime.up(timeout=60)
-    try:
+    with own_local_stack(
+        start=True, postgres_password="pg%pass word'\"", redis_password="redis%pass"
+    ) as settings:
         yield settings
-    finally:
-        runtime.down(volumes=True)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ Imported by tests as `from helpers import ...`; fixtures stay in conftest.py.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -50,6 +51,32 @@ def make_state_dir() -> Path:
     """A private (0700) state folder under /tmp: the local runtime opens what PostgreSQL's
     user must pass through, and nothing more, itself."""
     return Path(tempfile.mkdtemp(prefix="macroinfra-state-", dir="/tmp"))
+
+
+@contextmanager
+def own_local_stack(*, start: bool = False, **overrides: Any) -> Iterator[Settings]:
+    """Settings of a local-runtime stack of its own: free ports on 127.0.0.1, a state folder of
+    its own, `overrides` (load_settings' fields) on top; started first when `start`. On leaving,
+    stopped with its data deleted (`down --volumes`) and its state folder removed."""
+    from macroinfra.runtime.local import LocalRuntime
+    from macroinfra.settings import load_settings
+
+    state = make_state_dir()
+    defaults = {
+        "postgres_port": free_port(),
+        "redis_port": free_port(),
+        "state_dir": state,
+        "runtime": "local",
+    }
+    settings = load_settings(None, **(defaults | overrides))
+    runtime = LocalRuntime(settings)
+    try:
+        if start:
+            runtime.up(timeout=60)
+        yield settings
+    finally:
+        runtime.down(volumes=True)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @contextmanager

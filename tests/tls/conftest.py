@@ -3,12 +3,11 @@ for the bad ones of `tls_certs` (tests/conftest.py)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import free_port, make_state_dir
+from helpers import own_local_stack
 
 from macroinfra.settings import Settings
 
@@ -18,29 +17,15 @@ def tls_stack() -> Iterator[Settings]:
     """PostgreSQL (ssl on, and a connection without it refused, so that every client that
     works is known to speak TLS) and Redis (TLS only, an ACL user `app`) of the local runtime,
     verified by the clients against the runtime's own CA."""
-    from macroinfra.runtime.local import LocalRuntime
-    from macroinfra.settings import load_settings
-
-    state = make_state_dir()
-    settings = load_settings(
-        None,
-        postgres_port=free_port(),
-        redis_port=free_port(),
+    with own_local_stack(
+        start=True,
         postgres_password="tls pg%pass",
         redis_password="tls redis%pass",
         redis_username="app",
-        state_dir=state,
-        runtime="local",
         local_tls=True,
-    )
-    runtime = LocalRuntime(settings)
-    runtime.up(timeout=60)
-    try:
+    ) as settings:
         _refuse_plaintext(settings)
         yield settings
-    finally:
-        runtime.down(volumes=True)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def _refuse_plaintext(settings: Settings) -> None:
