@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from helpers import own_local_stack
+from tls.servers import reload_postgres, wait_refused
 
 from macroinfra.settings import Settings
 
@@ -31,24 +32,7 @@ def tls_stack() -> Iterator[Settings]:
 def _refuse_plaintext(settings: Settings) -> None:
     """pg_hba.conf refuses every connection without TLS (then a reload, and a wait until a
     plain connection is refused)."""
-    import os
-    import signal
-    import time
-
-    import psycopg
-
-    from macroinfra.connections.postgres import connect_kwargs
-
-    data = Path(settings.state_dir) / "postgres"
-    hba = data / "pg_hba.conf"
+    hba = Path(settings.state_dir) / "postgres" / "pg_hba.conf"
     hba.write_text("hostnossl all all all reject\n" + hba.read_text())
-    os.kill(int((data / "postmaster.pid").read_text().splitlines()[0]), signal.SIGHUP)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            psycopg.connect(**connect_kwargs(settings, sslmode="disable")).close()
-        except psycopg.OperationalError as exc:
-            assert "no encryption" in str(exc), exc
-            return
-        assert time.monotonic() < deadline, "pg_hba.conf was not reloaded"
-        time.sleep(0.05)
+    reload_postgres(settings)
+    wait_refused(settings, "no encryption", sslmode="disable")
