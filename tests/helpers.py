@@ -5,6 +5,7 @@ Imported by tests as `from helpers import ...`; fixtures stay in conftest.py.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -109,6 +110,20 @@ class Cli:
 
         runner = CliRunner()
         return runner.invoke(app, list(args), env={**self.env, **(env or {})}, input=input)
+
+
+def checks_by_name(result) -> dict[str, dict]:
+    """The checks of a `doctor --json` run (a Cli result), by name."""
+    return {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+
+
+def doctor_checks(
+    settings: Settings, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, dict[str, dict], str]:
+    """`macroinfra doctor *args --json` with `settings` (and `env` on top): its exit code, its
+    checks by name, and everything it wrote (to look for a secret in)."""
+    result = Cli(settings)("doctor", *args, "--json", env=env)
+    return result.exit_code, checks_by_name(result), result.output
 
 
 def sql_rows(settings: Settings, query: str, params: Any = None) -> list[tuple[Any, ...]]:

@@ -4,12 +4,11 @@ fail with their own line and fix; every command that connects honours the TLS se
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import psycopg
 import pytest
-from helpers import Cli, scratch_database
+from helpers import Cli, doctor_checks, scratch_database
 from tls.servers import postgres_serving
 
 from macroinfra.settings import Settings
@@ -23,12 +22,7 @@ UNCHECKED = {
 
 
 def doctor(settings: Settings, **env: str) -> tuple[int, dict, str]:
-    result = Cli(settings)("doctor", "timescaledb", "--json", env=env)
-    return (
-        result.exit_code,
-        {c["name"]: c for c in json.loads(result.stdout)["checks"]},
-        (result.output),
-    )
+    return doctor_checks(settings, "timescaledb", env=env)
 
 
 @pytest.fixture
