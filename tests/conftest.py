@@ -1,14 +1,17 @@
 """Real services for the tests: PostgreSQL + TimescaleDB and Redis, started once per session by
-macroinfra's own local runtime on free ports on 127.0.0.1, in a temporary state folder."""
+macroinfra's own local runtime on free ports on 127.0.0.1, in a temporary state folder; and the
+session's one set of test certificates (tests/tls/certs.py)."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from helpers import SETTINGS_VARIABLES, Cli, free_port, make_state_dir, scratch_database
+from helpers import SETTINGS_VARIABLES, Cli, make_state_dir, own_local_stack, scratch_database
+from tls.certs import CertSet, make_certs
 
 from macroinfra.settings import Settings
 
@@ -34,26 +37,21 @@ def _clean_environment() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def stack_settings() -> Iterator[Settings]:
     """Settings of a running local stack (PostgreSQL + TimescaleDB, Redis) for the session."""
-    from macroinfra.runtime.local import LocalRuntime
-    from macroinfra.settings import load_settings
-
-    state = make_state_dir()
-    settings = load_settings(
-        None,
-        postgres_port=free_port(),
-        redis_port=free_port(),
-        postgres_password="pg%pass word'\"",
-        redis_password="redis%pass",
-        state_dir=state,
-        runtime="local",
-    )
-    runtime = LocalRuntime(settings)
-    runtime.up(timeout=60)
-    try:
+    with own_local_stack(
+        start=True, postgres_password="pg%pass word'\"", redis_password="redis%pass"
+    ) as settings:
         yield settings
+
+
+@pytest.fixture(scope="session")
+def tls_certs() -> Iterator[CertSet]:
+    """The test certificates (a CA, server certificates good and bad, a client certificate, a
+    CA that signed none of them), made once for every TLS test of the session."""
+    folder = Path(tempfile.mkdtemp(prefix="macroinfra-certs-", dir="/tmp"))
+    try:
+        yield make_certs(folder)
     finally:
-        runtime.down(volumes=True)
-        shutil.rmtree(state, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

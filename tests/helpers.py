@@ -5,7 +5,9 @@ Imported by tests as `from helpers import ...`; fixtures stay in conftest.py.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -53,6 +55,32 @@ def make_state_dir() -> Path:
 
 
 @contextmanager
+def own_local_stack(*, start: bool = False, **overrides: Any) -> Iterator[Settings]:
+    """Settings of a local-runtime stack of its own: free ports on 127.0.0.1, a state folder of
+    its own, `overrides` (load_settings' fields) on top; started first when `start`. On leaving,
+    stopped with its data deleted (`down --volumes`) and its state folder removed."""
+    from macroinfra.runtime.local import LocalRuntime
+    from macroinfra.settings import load_settings
+
+    state = make_state_dir()
+    defaults = {
+        "postgres_port": free_port(),
+        "redis_port": free_port(),
+        "state_dir": state,
+        "runtime": "local",
+    }
+    settings = load_settings(None, **(defaults | overrides))
+    runtime = LocalRuntime(settings)
+    try:
+        if start:
+            runtime.up(timeout=60)
+        yield settings
+    finally:
+        runtime.down(volumes=True)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@contextmanager
 def scratch_database(
     settings: Settings, prefix: str = "test", options: str = ""
 ) -> Iterator[Settings]:
@@ -82,6 +110,20 @@ class Cli:
 
         runner = CliRunner()
         return runner.invoke(app, list(args), env={**self.env, **(env or {})}, input=input)
+
+
+def checks_by_name(result) -> dict[str, dict]:
+    """The checks of a `doctor --json` run (a Cli result), by name."""
+    return {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+
+
+def doctor_checks(
+    settings: Settings, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, dict[str, dict], str]:
+    """`macroinfra doctor *args --json` with `settings` (and `env` on top): its exit code, its
+    checks by name, and everything it wrote (to look for a secret in)."""
+    result = Cli(settings)("doctor", *args, "--json", env=env)
+    return result.exit_code, checks_by_name(result), result.output
 
 
 def sql_rows(settings: Settings, query: str, params: Any = None) -> list[tuple[Any, ...]]:

@@ -7,15 +7,10 @@ import json
 import time
 
 import pytest
-from helpers import Cli, free_port
+from helpers import Cli, checks_by_name, free_port
 from responders import FakeKafkaBroker, FakeMinioServer, FakeMongoServer, SilentServer
 
 from macroinfra.probes.result import Check, DoctorReport, Group, Status
-
-
-def checks(result) -> dict[str, dict]:
-    doc = json.loads(result.stdout)
-    return {c["name"]: c for c in doc["checks"]}
 
 
 @pytest.fixture
@@ -28,7 +23,7 @@ def test_healthy_stack_passes_with_the_apache_edition_as_a_warning(migrated_cli,
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["runtime"] == "local" and doc["ok"] is True
-    by_name = {c["name"]: c for c in doc["checks"]}
+    by_name = checks_by_name(result)
     ts = by_name["timescaledb"]
     assert ts["status"] == "warning" and ts["reason"] == "edition"
     assert ts["info"]["license"] == "apache" and ts["info"]["extension_version"]
@@ -62,7 +57,7 @@ def test_wrong_postgres_password_is_an_authentication_failure(migrated_cli, migr
     wrong = "wrong-pg-secret"
     result = migrated_cli("doctor", "timescaledb", "--json", env={"POSTGRES_PASSWORD": wrong})
     assert result.exit_code == 1
-    ts = checks(result)["timescaledb"]
+    ts = checks_by_name(result)["timescaledb"]
     assert ts["status"] == "failed" and ts["reason"] == "auth"
     assert "authentication failed" in ts["detail"]
     assert ts["hint"] == "check POSTGRES_USER and POSTGRES_PASSWORD"
@@ -73,7 +68,7 @@ def test_wrong_postgres_password_is_an_authentication_failure(migrated_cli, migr
 def test_wrong_redis_password_is_an_authentication_failure(stack_cli, stack_settings):
     result = stack_cli("doctor", "redis", "--json", env={"REDIS_PASSWORD": "wrong-redis"})
     assert result.exit_code == 1
-    redis = checks(result)["redis"]
+    redis = checks_by_name(result)["redis"]
     assert (redis["status"], redis["reason"]) == ("failed", "auth")
     assert redis["hint"] == "check REDIS_PASSWORD"
     assert "wrong-redis" not in result.output
@@ -82,7 +77,7 @@ def test_wrong_redis_password_is_an_authentication_failure(stack_cli, stack_sett
 def test_missing_redis_password_is_an_authentication_failure(stack_cli):
     result = stack_cli("doctor", "redis", "--json", env={"REDIS_PASSWORD": None})
     assert result.exit_code == 1
-    redis = checks(result)["redis"]
+    redis = checks_by_name(result)["redis"]
     assert (redis["status"], redis["reason"]) == ("failed", "auth")
     assert "requires a password" in redis["detail"] and redis["hint"] == "set REDIS_PASSWORD"
 
@@ -94,7 +89,7 @@ def test_stopped_servers_are_refused_at_once(stack_cli):
     )
     elapsed = time.monotonic() - started
     assert result.exit_code == 1
-    found = checks(result)
+    found = checks_by_name(result)
     for service in ("timescaledb", "redis"):
         assert (found[service]["status"], found[service]["reason"]) == ("failed", "refused")
         assert "macroinfra up" in found[service]["hint"]
@@ -117,7 +112,7 @@ def test_a_hung_server_cannot_hold_the_doctor_past_its_timeout(stack_cli):
         assert pg.connections and redis.connections  # both clients did connect, and waited
     assert result.exit_code == 1
     assert elapsed < timeout + 0.5
-    found = checks(result)
+    found = checks_by_name(result)
     for service in ("timescaledb", "redis"):
         assert (found[service]["status"], found[service]["reason"]) == ("failed", "timeout")
     # libpq waits at least 2 s to connect: the runner's deadline, not the client, ended it.
@@ -158,7 +153,7 @@ def test_external_runtime_probes_everything(stack_cli):
     }
     result = stack_cli("doctor", "--runtime", "external", "--json", env=closed)
     assert result.exit_code == 1
-    found = checks(result)
+    found = checks_by_name(result)
     assert json.loads(result.stdout)["runtime"] == "external"
     assert found["redis"]["status"] == "ok"
     for service in ("mongodb", "kafka", "minio"):
@@ -182,7 +177,7 @@ def test_all_five_services_answer_under_the_external_runtime(migrated_cli):
         }
         result = migrated_cli("doctor", "--runtime", "external", "--json", env=env)
     assert result.exit_code == 0, result.output
-    found = checks(result)
+    found = checks_by_name(result)
     found.pop("timescaledb: jobs")  # its own tests: tests/cli/test_doctor_jobs.py
     assert [c["status"] for c in found.values()] == ["warning", "ok", "ok", "ok", "ok"]
     for secret in ("mongo-pass", "minio-pass"):

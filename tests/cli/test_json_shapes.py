@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
-from helpers import Cli, free_port, make_state_dir, scratch_database
-
-from macroinfra.settings import load_settings
+from helpers import Cli, own_local_stack, scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "json"
@@ -89,22 +86,8 @@ def test_seed_dump_and_restore_validate(seeded, tmp_path):
 
 @pytest.fixture
 def redis_only():
-    state = make_state_dir()
-    settings = load_settings(
-        None,
-        postgres_port=free_port(),
-        redis_port=free_port(),
-        state_dir=state,
-        redis_password="shape pw",
-        runtime="local",
-    )
-    try:
+    with own_local_stack(redis_password="shape pw") as settings:
         yield settings
-    finally:
-        from macroinfra.runtime.local import LocalRuntime
-
-        LocalRuntime(settings).down(volumes=True)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def test_the_lifecycle_documents_validate(redis_only):

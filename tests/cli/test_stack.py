@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import socket
 import subprocess
 
@@ -16,7 +15,7 @@ import redis
 import sqlalchemy
 from compose_double import FakeEngine
 from dotenv import dotenv_values
-from helpers import error_lines, free_port, make_state_dir
+from helpers import error_lines, free_port, own_local_stack
 
 from macroinfra.cli.stack import env_quote
 from macroinfra.runtime.compose import engine as docker_engine
@@ -430,13 +429,8 @@ def test_local_logs_follow_yields_appended_lines(tmp_path):
 
 
 def test_local_restart_restarts_only_the_named_server():
-    state = make_state_dir()
-    settings = load_settings(
-        None, postgres_port=free_port(), redis_port=free_port(), state_dir=state, runtime="local"
-    )
-    runtime = LocalRuntime(settings)
-    try:
-        runtime.up(timeout=60)
+    with own_local_stack(start=True) as settings:
+        runtime = LocalRuntime(settings)
         postgres, redis_server = runtime.server("timescaledb"), runtime.server("redis")
         pg_pid, redis_pid = postgres.pid(), redis_server.pid()
         result = runtime.restart(["redis"], timeout=60)
@@ -448,9 +442,6 @@ def test_local_restart_restarts_only_the_named_server():
         assert postgres.pid() != pg_pid
         with psycopg.connect(settings.libpq_url) as conn:
             assert conn.execute("select 1").fetchone() == (1,)
-    finally:
-        runtime.down(volumes=True)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def test_status_exits_1_when_the_stack_is_not_running(cli, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from helpers import Cli
+from helpers import Cli, own_local_stack
 from pydantic import SecretStr
 
 from macroinfra.cli import verbose
@@ -91,24 +91,7 @@ def test_quiet_and_verbose_together_is_a_usage_error(cli, flags):
 def test_verbose_up_shows_the_programs_the_local_runtime_runs(tmp_path):
     """A stack of its own, started for real: initdb, pg_ctl and redis-server are named on
     stderr, each step is a line, and neither password appears anywhere."""
-    import shutil
-
-    from helpers import free_port, make_state_dir
-
-    from macroinfra.runtime.local import LocalRuntime
-    from macroinfra.settings import load_settings
-
-    state = make_state_dir()
-    settings = load_settings(
-        None,
-        postgres_port=free_port(),
-        redis_port=free_port(),
-        state_dir=state,
-        postgres_password=SECRET,
-        redis_password=SECRET + "-redis",
-        runtime="local",
-    )
-    try:
+    with own_local_stack(postgres_password=SECRET, redis_password=SECRET + "-redis") as settings:
         result = Cli(settings)("-v", "up", "--json")
         assert result.exit_code == 0, result.output
         logged = result.stderr
@@ -116,6 +99,3 @@ def test_verbose_up_shows_the_programs_the_local_runtime_runs(tmp_path):
         assert "macroinfra.runtime.local.postgres: running pg_ctl " in logged
         assert "macroinfra.runtime.local.redis: running " in logged
         assert SECRET not in logged + result.stdout
-    finally:
-        LocalRuntime(settings).down(volumes=True)
-        shutil.rmtree(state, ignore_errors=True)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from helpers import Cli, community_inspection
+from helpers import Cli, community_inspection, doctor_checks
 
 from macroinfra.timescale.contract import compare
 from macroinfra.timescale.edition import APACHE_FIX, APACHE_REASON
@@ -18,9 +18,8 @@ from macroinfra.timescale.spec import BY_TABLE, OrderBy
 
 
 def strict(settings, *args: str) -> tuple[int, dict[str, dict]]:
-    result = Cli(settings)("doctor", "timescaledb", "--strict", "--json", *args)
-    doc = json.loads(result.stdout)
-    return result.exit_code, {c["name"]: c for c in doc["checks"]}
+    code, found, _ = doctor_checks(settings, "timescaledb", "--strict", *args)
+    return code, found
 
 
 def failing(settings, name: str) -> tuple[dict, dict[str, dict]]:

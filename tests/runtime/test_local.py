@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 from pathlib import Path
 
 import psycopg
 import pytest
 import redis
-from helpers import Cli, free_port, make_state_dir
+from helpers import Cli, free_port, own_local_stack
 
 from macroinfra.settings import load_settings
 
@@ -18,22 +17,8 @@ from macroinfra.settings import load_settings
 @pytest.fixture
 def own_stack():
     """Settings for a stack of this test's own (not started), torn down afterwards."""
-    from macroinfra.runtime.local import LocalRuntime
-
-    state = make_state_dir()
-    settings = load_settings(
-        postgres_port=free_port(),
-        redis_port=free_port(),
-        state_dir=state,
-        postgres_password="local%pw",
-        redis_password="redis pw",
-        runtime="local",
-    )
-    try:
+    with own_local_stack(postgres_password="local%pw", redis_password="redis pw") as settings:
         yield settings
-    finally:
-        LocalRuntime(settings).down(volumes=True)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def _states(result) -> dict[str, str]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import http.server
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 
 import pytest
-from helpers import Cli, free_port, make_state_dir
+from helpers import Cli, own_local_stack
 
 from macroinfra.errors import OperationError
 from macroinfra.runtime import owner, select_runtime
@@ -44,15 +43,8 @@ class DockerPingResponder:
 @pytest.fixture
 def auto_stack() -> Iterator[Settings]:
     """Settings of a stack of this test's own under `auto` (not started), ended afterwards."""
-    state = make_state_dir()
-    settings = load_settings(
-        postgres_port=free_port(), redis_port=free_port(), state_dir=state, runtime="auto"
-    )
-    try:
+    with own_local_stack(runtime="auto") as settings:
         yield settings
-    finally:
-        Cli(settings)("down", "--runtime", "local", "--volumes", "--yes")
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def test_a_local_stack_keeps_its_runtime_when_an_engine_starts_answering(auto_stack, monkeypatch):

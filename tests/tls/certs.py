@@ -3,7 +3,7 @@ localhost (a good one, an expired one, one expiring soon, one for another host n
 certificate, and a second CA that signed none of them (the "wrong CA").
 
 Import from tests as `from tls.certs import CertSet, make_certs`; the session fixture
-`tls_certs` (tests/tls/conftest.py) makes one set per session. Keys are 0600.
+`tls_certs` (tests/conftest.py) makes one set per session. Keys are 0600.
 """
 
 from __future__ import annotations
@@ -13,8 +13,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-SERVER_NAMES = "subjectAltName=IP:127.0.0.1,DNS:localhost"
-WRONG_HOST_NAMES = "subjectAltName=DNS:wrong-host.invalid"
+from macroinfra.runtime.local.tls import SERVER_NAMES  # 127.0.0.1 and localhost, serverAuth
+
+WRONG_HOST_NAMES = "subjectAltName=DNS:wrong-host.invalid\nextendedKeyUsage=serverAuth\n"
+CLIENT_USAGE = "extendedKeyUsage=clientAuth\n"
+# `req`'s arguments for a new P-256 key, written unencrypted.
+NEW_EC_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
 
 
 @dataclass(frozen=True)
@@ -44,11 +48,7 @@ def _key_and_csr(folder: Path, name: str, subject: str) -> tuple[Path, Path]:
     key, csr = folder / f"{name}.key", folder / f"{name}.csr"
     _openssl(
         "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
+        *NEW_EC_KEY,
         "-keyout",
         str(key),
         "-out",
@@ -66,11 +66,7 @@ def _ca(folder: Path, name: str) -> tuple[Path, Path]:
     _openssl(
         "req",
         "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
+        *NEW_EC_KEY,
         "-keyout",
         str(key),
         "-out",
@@ -94,7 +90,7 @@ def _signed(
 ) -> Pair:
     key, csr = _key_and_csr(folder, name, f"/CN={cn}")
     ext = folder / f"{name}.ext"
-    ext.write_text(extensions + "\n")
+    ext.write_text(extensions)
     cert = folder / f"{name}.crt"
     _openssl(
         "x509",
@@ -125,20 +121,17 @@ def make_certs(folder: Path) -> CertSet:
     os.chmod(folder, 0o700)
     ca, ca_key = _ca(folder, "ca")
     other_ca, _ = _ca(folder, "other-ca")
-    usage = "\nextendedKeyUsage=serverAuth"
     return CertSet(
         folder=folder,
         ca=ca,
         ca_key=ca_key,
-        server=_signed(folder, "server", ca, ca_key, 365, SERVER_NAMES + usage, "127.0.0.1"),
+        server=_signed(folder, "server", ca, ca_key, 365, SERVER_NAMES, "127.0.0.1"),
         # -days -1: notAfter is yesterday, so the certificate is expired from the start.
-        expired=_signed(folder, "expired", ca, ca_key, -1, SERVER_NAMES + usage, "127.0.0.1"),
-        expiring=_signed(folder, "expiring", ca, ca_key, 10, SERVER_NAMES + usage, "127.0.0.1"),
+        expired=_signed(folder, "expired", ca, ca_key, -1, SERVER_NAMES, "127.0.0.1"),
+        expiring=_signed(folder, "expiring", ca, ca_key, 10, SERVER_NAMES, "127.0.0.1"),
         wrong_host=_signed(
-            folder, "wrong-host", ca, ca_key, 365, WRONG_HOST_NAMES + usage, "wrong-host.invalid"
+            folder, "wrong-host", ca, ca_key, 365, WRONG_HOST_NAMES, "wrong-host.invalid"
         ),
-        client=_signed(
-            folder, "client", ca, ca_key, 365, "extendedKeyUsage=clientAuth", "macro_user"
-        ),
+        client=_signed(folder, "client", ca, ca_key, 365, CLIENT_USAGE, "macro_user"),
         other_ca=other_ca,
     )

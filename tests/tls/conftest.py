@@ -1,27 +1,16 @@
-"""The session's test certificates (tests/tls/certs.py), and a local stack serving TLS
-(MACROINFRA_LOCAL_TLS=on) whose server certificates the tests swap for the bad ones."""
+"""A local stack serving TLS (MACROINFRA_LOCAL_TLS=on) whose server certificates the tests swap
+for the bad ones of `tls_certs` (tests/conftest.py)."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import free_port, make_state_dir
-from tls.certs import CertSet, make_certs
+from helpers import own_local_stack
+from tls.servers import reload_postgres, wait_refused
 
 from macroinfra.settings import Settings
-
-
-@pytest.fixture(scope="session")
-def tls_certs() -> Iterator[CertSet]:
-    folder = Path(tempfile.mkdtemp(prefix="macroinfra-certs-", dir="/tmp"))
-    try:
-        yield make_certs(folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -29,52 +18,21 @@ def tls_stack() -> Iterator[Settings]:
     """PostgreSQL (ssl on, and a connection without it refused, so that every client that
     works is known to speak TLS) and Redis (TLS only, an ACL user `app`) of the local runtime,
     verified by the clients against the runtime's own CA."""
-    from macroinfra.runtime.local import LocalRuntime
-    from macroinfra.settings import load_settings
-
-    state = make_state_dir()
-    settings = load_settings(
-        None,
-        postgres_port=free_port(),
-        redis_port=free_port(),
+    with own_local_stack(
+        start=True,
         postgres_password="tls pg%pass",
         redis_password="tls redis%pass",
         redis_username="app",
-        state_dir=state,
-        runtime="local",
         local_tls=True,
-    )
-    runtime = LocalRuntime(settings)
-    runtime.up(timeout=60)
-    try:
+    ) as settings:
         _refuse_plaintext(settings)
         yield settings
-    finally:
-        runtime.down(volumes=True)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def _refuse_plaintext(settings: Settings) -> None:
     """pg_hba.conf refuses every connection without TLS (then a reload, and a wait until a
     plain connection is refused)."""
-    import os
-    import signal
-    import time
-
-    import psycopg
-
-    from macroinfra.connections.postgres import connect_kwargs
-
-    data = Path(settings.state_dir) / "postgres"
-    hba = data / "pg_hba.conf"
+    hba = Path(settings.state_dir) / "postgres" / "pg_hba.conf"
     hba.write_text("hostnossl all all all reject\n" + hba.read_text())
-    os.kill(int((data / "postmaster.pid").read_text().splitlines()[0]), signal.SIGHUP)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            psycopg.connect(**connect_kwargs(settings, sslmode="disable")).close()
-        except psycopg.OperationalError as exc:
-            assert "no encryption" in str(exc), exc
-            return
-        assert time.monotonic() < deadline, "pg_hba.conf was not reloaded"
-        time.sleep(0.05)
+    reload_postgres(settings)
+    wait_refused(settings, "no encryption", sslmode="disable")

@@ -1,5 +1,6 @@
 """The TLS stack's servers made to present another certificate for a block: PostgreSQL by a
-reload, Redis by CONFIG SET; each waits until the new certificate is the one served."""
+reload, Redis by CONFIG SET; each waits until the new certificate is the one served. And
+PostgreSQL's reload and the wait until its new pg_hba.conf refuses a connection."""
 
 from __future__ import annotations
 
@@ -60,8 +61,7 @@ def postgres_serving(settings: Settings, pair: Pair) -> Iterator[None]:
             shutil.copyfile(source, data / name)
             os.chmod(data / name, 0o600)
             os.chown(data / name, owner.st_uid, owner.st_gid)
-        pid = int((data / "postmaster.pid").read_text().splitlines()[0])
-        os.kill(pid, signal.SIGHUP)
+        reload_postgres(settings)
         _wait_served(settings.postgres_port, cert, postgres=True)
 
     install(pair.cert, pair.key)
@@ -123,7 +123,7 @@ def postgres_asking_client_certificates(
     rule = "hostssl all all all scram-sha-256 clientcert=verify-ca\n"
     apply("client-ca.crt", rule + original)
     try:
-        _wait_refused_without_certificate(settings)
+        wait_refused(settings)  # a client without a certificate
         yield
     finally:
         pair = {"sslcert": str(client.cert), "sslkey": str(client.key)}
@@ -134,7 +134,16 @@ def postgres_asking_client_certificates(
         (data / "client-ca.crt").unlink()
 
 
-def _wait_refused_without_certificate(settings: Settings) -> None:
+def reload_postgres(settings: Settings) -> None:
+    """The TLS stack's PostgreSQL reads its configuration files and certificate again (SIGHUP
+    to the postmaster); it does so in the background: wait for what the change should do."""
+    pid_file = Path(settings.state_dir) / "postgres" / "postmaster.pid"
+    os.kill(int(pid_file.read_text().splitlines()[0]), signal.SIGHUP)
+
+
+def wait_refused(settings: Settings, reason: str = "", **changes: str) -> None:
+    """Wait until PostgreSQL refuses a connection of `settings` (with `changes` to
+    connect_kwargs, such as sslmode="disable"), its error holding `reason`."""
     import psycopg
 
     from macroinfra.connections.postgres import connect_kwargs
@@ -142,8 +151,9 @@ def _wait_refused_without_certificate(settings: Settings) -> None:
     deadline = time.monotonic() + SWAP_DEADLINE_S
     while True:
         try:
-            psycopg.connect(**connect_kwargs(settings)).close()
-        except psycopg.OperationalError:
+            psycopg.connect(**connect_kwargs(settings, **changes)).close()
+        except psycopg.OperationalError as exc:
+            assert reason in str(exc), exc
             return
         assert time.monotonic() < deadline, "pg_hba.conf was not reloaded"
         time.sleep(0.05)

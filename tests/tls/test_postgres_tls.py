@@ -4,17 +4,13 @@ fail with their own line and fix; every command that connects honours the TLS se
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
-from helpers import Cli
-from psycopg import sql
+from helpers import Cli, doctor_checks, scratch_database
 from tls.servers import postgres_serving
 
-from macroinfra.connections.postgres import connect_kwargs
 from macroinfra.settings import Settings
 
 # sslmode=require, and no CA: libpq checks nothing (with a CA file it would check the chain).
@@ -26,24 +22,14 @@ UNCHECKED = {
 
 
 def doctor(settings: Settings, **env: str) -> tuple[int, dict, str]:
-    result = Cli(settings)("doctor", "timescaledb", "--json", env=env)
-    return (
-        result.exit_code,
-        {c["name"]: c for c in json.loads(result.stdout)["checks"]},
-        (result.output),
-    )
+    return doctor_checks(settings, "timescaledb", env=env)
 
 
 @pytest.fixture
 def tls_database(tls_stack: Settings) -> Iterator[Settings]:
-    name = f"tls_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(**connect_kwargs(tls_stack, dbname="postgres"), autocommit=True) as c:
-        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield tls_stack.model_copy(update={"postgres_db": name})
-    finally:
-        with psycopg.connect(**connect_kwargs(tls_stack, dbname="postgres"), autocommit=True) as c:
-            c.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    """A database of its own on the TLS stack (its settings' URL carries the TLS parameters)."""
+    with scratch_database(tls_stack, "tls") as settings:
+        yield settings
 
 
 def test_verify_full_with_the_right_ca_passes_and_reports_the_tls(tls_stack):

@@ -5,11 +5,10 @@ the cache, `status --env` and a rediss:// REDIS_URL reach it."""
 from __future__ import annotations
 
 import io
-import json
 
 import redis
 from dotenv import dotenv_values
-from helpers import Cli
+from helpers import Cli, doctor_checks
 from tls.servers import redis_serving
 
 from macroinfra.cache import Cache
@@ -19,9 +18,7 @@ SECRET = "tls redis%pass"
 
 
 def doctor(settings: Settings, **env: str) -> tuple[int, dict, str]:
-    result = Cli(settings)("doctor", "redis", "--json", env=env)
-    doc = json.loads(result.stdout)
-    return result.exit_code, {c["name"]: c for c in doc["checks"]}, result.output
+    return doctor_checks(settings, "redis", env=env)
 
 
 def test_tls_with_the_acl_user_passes_and_reports_the_tls(tls_stack):

@@ -1,21 +1,12 @@
-"""The session's test certificates (tests/tls/certs.py) for the TLS tests of MongoDB, Kafka and
-the S3 store, and the server contexts the responders wrap their connections in."""
+"""The TLS tests of MongoDB, Kafka and the S3 store take the session's test certificates as
+`certs`: the one set `tls_certs` (tests/conftest.py) makes, so openssl runs once per session."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from tls.certs import CertSet, make_certs
+from tls.certs import CertSet
 
 
 @pytest.fixture(scope="session")
-def certs() -> Iterator[CertSet]:
-    folder = Path(tempfile.mkdtemp(prefix="macroinfra-service-certs-", dir="/tmp"))
-    try:
-        yield make_certs(folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+def certs(tls_certs: CertSet) -> CertSet:
+    return tls_certs
