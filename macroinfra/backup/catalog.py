@@ -79,10 +79,10 @@ def connect(settings: Settings, *, autocommit: bool = True) -> psycopg.Connectio
     from macroinfra.db import Database, connection_error
 
     try:
-        # One dict: DATABASE_URL may set connect_timeout too, and these win over it.
-        database = Database(settings, application_name="macroinfra")  # builds no engine
+        # These win over DATABASE_URL's own connect_timeout (Database builds no engine here).
+        database = Database(settings, application_name="macroinfra")
         return psycopg.connect(
-            **(connect_kwargs(settings) | database.connect_args), autocommit=autocommit
+            **connect_kwargs(settings, **database.connect_args), autocommit=autocommit
         )
     except psycopg.OperationalError as exc:
         raise connection_error(

@@ -62,11 +62,10 @@ def probe(settings: Settings, budget: Budget, *, strict: bool = False) -> Iterat
 
     peer = _start_peer(s, budget)
     try:
-        conn = psycopg.connect(
-            **connect_kwargs(s),
-            autocommit=True,
-            **_bounded(settings, budget).connect_args,  # psycopg only: no engine is built
-        )
+        # The probe's bounds win over DATABASE_URL's own connect_timeout (psycopg only: no
+        # engine is built).
+        bounded = _bounded(settings, budget).connect_args
+        conn = psycopg.connect(**connect_kwargs(s, **bounded), autocommit=True)
     except psycopg.Error as exc:
         yield _connection_failure(exc, settings, started, peer)
         if strict:

@@ -4,6 +4,7 @@ failures (shared by `doctor`, `migrate` and the local runtime), and which pools 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import socket
 import threading
@@ -11,7 +12,7 @@ import time
 
 import psycopg
 import pytest
-from helpers import free_port
+from helpers import Cli, free_port
 from pydantic import SecretStr
 
 from macroinfra.db import ConnectionFailed, Database, connection_error
@@ -89,6 +90,17 @@ def test_each_real_failure_gets_its_reason(stack_settings):
     assert other.reason == "other"
     assert "server closed the connection unexpectedly" in other.message
     assert "macroinfra up" not in (other.hint or "")
+
+
+def test_a_connect_timeout_in_database_url_gives_way_to_the_probes_own(stack_settings):
+    """DATABASE_URL may carry libpq's connect_timeout; the probe bounds the connection by its
+    own budget instead of failing on the argument given twice."""
+    s = stack_settings
+    url = s.libpq_url + ("&" if "?" in s.libpq_url else "?") + "connect_timeout=7"
+    result = Cli(s)("doctor", "timescaledb", "--json", env={"DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    (check,) = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "timescaledb"]
+    assert check["status"] in {"ok", "warning"} and check["detail"].startswith("PostgreSQL "), check
 
 
 def test_a_timeout_is_classified_from_libpq_text():

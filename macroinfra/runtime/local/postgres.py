@@ -166,7 +166,7 @@ class PostgresServer(LocalServer):
         while True:
             try:
                 with psycopg.connect(
-                    **connect_kwargs(s, dbname="postgres"), connect_timeout=2, autocommit=True
+                    **connect_kwargs(s, dbname="postgres", connect_timeout=2), autocommit=True
                 ) as conn:
                     query = "SELECT 1 FROM pg_database WHERE datname = %s"
                     if not conn.execute(query, (s.postgres_db,)).fetchone():
