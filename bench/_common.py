@@ -68,8 +68,31 @@ def median_run(argv: Sequence[str], runs: int, env: dict[str, str] | None = None
 
 
 @contextmanager
-def local_stack(start: bool = True) -> Iterator[dict[str, str]]:
-    """Environment variables of a local stack in a temporary state folder (started if asked)."""
+def environ(env: dict[str, str]) -> Iterator[None]:
+    """`env` added to this process's environment, which is as it was again on leaving."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def settings_of(env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """The settings `env` gives, on top of this process's environment."""
+    from macroinfra.settings import load_settings
+
+    with environ(env):
+        return load_settings()
+
+
+@contextmanager
+def local_stack(
+    start: bool = True, extra: dict[str, str] | None = None
+) -> Iterator[dict[str, str]]:
+    """Environment variables of a local stack in a temporary state folder (started if asked),
+    `extra` on top; they are in this process's environment until the stack is gone."""
     from macroinfra.runtime.local import LocalRuntime
     from macroinfra.settings import load_settings
 
@@ -80,13 +103,13 @@ def local_stack(start: bool = True) -> Iterator[dict[str, str]]:
         "MACROINFRA_STATE_DIR": str(state),
         "MACROINFRA_RUNTIME": "local",
         "MACROINFRA_ENV_FILE": os.devnull,
-    }
-    os.environ.update(env)
-    runtime = LocalRuntime(load_settings())
-    try:
-        if start:
-            runtime.up(timeout=60)
-        yield env
-    finally:
-        runtime.down(volumes=True)
-        shutil.rmtree(state, ignore_errors=True)
+    } | (extra or {})
+    with environ(env):
+        runtime = LocalRuntime(load_settings())
+        try:
+            if start:
+                runtime.up(timeout=60)
+            yield env
+        finally:
+            runtime.down(volumes=True)
+            shutil.rmtree(state, ignore_errors=True)

@@ -11,63 +11,31 @@ Run: .venv/bin/python bench/bench_tls.py [RUNS]   (default 30 in process, RUNS /
 
 from __future__ import annotations
 
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
-from _common import VENV_BIN, free_port, timed_run
+from _common import VENV_BIN, local_stack, settings_of, timed_run
 
 TARGET = 1.5
 
 
-@contextmanager
-def stack(tls: bool) -> Iterator[dict[str, str]]:
-    """The environment of a started local stack in a temporary state folder."""
-    from macroinfra.runtime.local import LocalRuntime
-    from macroinfra.settings import load_settings
-
-    state = Path(tempfile.mkdtemp(prefix="macroinfra-bench-", dir="/tmp"))
-    env = {
-        "POSTGRES_PORT": str(free_port()),
-        "REDIS_PORT": str(free_port()),
-        "POSTGRES_PASSWORD": "bench pg pass",
-        "REDIS_PASSWORD": "bench redis pass",
-        "REDIS_USERNAME": "bench",
-        "MACROINFRA_STATE_DIR": str(state),
-        "MACROINFRA_RUNTIME": "local",
-        "MACROINFRA_ENV_FILE": os.devnull,
-        "MACROINFRA_LOCAL_TLS": "on" if tls else "off",
-    }
-    saved = dict(os.environ)
-    os.environ.update(env)
-    runtime = LocalRuntime(load_settings())
-    try:
-        runtime.up(timeout=60)
-        yield env
-    finally:
-        runtime.down(volumes=True)
-        os.environ.clear()
-        os.environ.update(saved)
-        shutil.rmtree(state, ignore_errors=True)
+def stack(tls: bool):  # type: ignore[no-untyped-def]
+    """The environment of a started local stack with passwords (TLS or not)."""
+    return local_stack(
+        extra={
+            "POSTGRES_PASSWORD": "bench pg pass",
+            "REDIS_PASSWORD": "bench redis pass",
+            "REDIS_USERNAME": "bench",
+            "MACROINFRA_LOCAL_TLS": "on" if tls else "off",
+        }
+    )
 
 
 def probe_once(env: dict[str, str]) -> tuple[float, list[str]]:
     from macroinfra.probes import run_doctor
-    from macroinfra.settings import load_settings
 
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        settings = load_settings()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    settings = settings_of(env)
     started = time.perf_counter()
     report = run_doctor(settings, ["timescaledb", "redis"])
     elapsed = time.perf_counter() - started

@@ -20,7 +20,7 @@ import warnings
 from contextlib import ExitStack
 from pathlib import Path
 
-from _common import VENV_BIN, timed_run
+from _common import VENV_BIN, settings_of, timed_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -70,15 +70,8 @@ def servers(stack: ExitStack, tls) -> tuple[int, int, int]:
 
 def in_process(env: dict[str, str]) -> tuple[float, list[str]]:
     from macroinfra.probes import run_doctor
-    from macroinfra.settings import load_settings
 
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        settings = load_settings()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    settings = settings_of(env)
     started = time.perf_counter()
     report = run_doctor(settings, SERVICES, timeout=5.0)
     elapsed = time.perf_counter() - started
